@@ -1,0 +1,26 @@
+/* matmul.h — weight x activations for a block of tokens: OpenBLAS sgemm for F32 weights
+ * (and for quantised weights, dequantised a tile of rows at a time) when the block is
+ * large, and the pool's own row-parallel kernels when it is one or a few tokens. */
+#ifndef ROPEWALK_MATMUL_H
+#define ROPEWALK_MATMUL_H
+
+#include <stddef.h>
+
+#include "../models/model.h"
+#include "threads.h"
+
+typedef struct {
+    ThreadPool *pool;
+    float *tile;          /* dequantisation buffer: tile_rows x max_cols floats */
+    int tile_rows, max_cols;
+} Matmul;
+
+/* max_cols: the widest matrix (max of dim, hidden, q_dim). */
+int matmul_init(Matmul *mm, ThreadPool *pool, int max_cols, char *err, size_t err_size);
+void matmul_free(Matmul *mm);
+size_t matmul_scratch_bytes(int max_cols);
+
+/* y[t * w->rows + r] = sum_c W[r][c] * x[t * w->cols + c] for t < n_tokens. */
+void matmul(Matmul *mm, const Matrix *w, const float *x, int n_tokens, float *y);
+
+#endif

@@ -1,0 +1,136 @@
+/* ops.c — scalar kernels written so the compiler vectorises them (-O2 -march=native). */
+#include "ops.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "../util/half.h"
+
+void rmsnorm(float *out, const float *x, const float *weight, int n, float eps) {
+    double sum_sq = 0.0;
+    for (int i = 0; i < n; i++) sum_sq += (double)x[i] * x[i];
+    float scale = (float)(1.0 / sqrt(sum_sq / n + eps));
+    for (int i = 0; i < n; i++) out[i] = weight[i] * (scale * x[i]);
+}
+
+void softmax(float *x, int n) {
+    float max = x[0];
+    for (int i = 1; i < n; i++) if (x[i] > max) max = x[i];
+    double sum = 0.0;
+    for (int i = 0; i < n; i++) {
+        x[i] = expf(x[i] - max);
+        sum += x[i];
+    }
+    float inv = (float)(1.0 / sum);
+    for (int i = 0; i < n; i++) x[i] *= inv;
+}
+
+void swiglu(float *gate, const float *up, int n) {
+    for (int i = 0; i < n; i++) {
+        float g = gate[i];
+        gate[i] = g / (1.0f + expf(-g)) * up[i];
+    }
+}
+
+float dot_f32(const float *a, const float *b, int n) {
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++) sum += a[i] * b[i];
+    return sum;
+}
+
+void axpy_f32(float *y, float a, const float *x, int n) {
+    for (int i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+/* Q8_0 block: f16 scale, 32 int8. Q4_0 block: f16 scale, 16 bytes of nibbles where byte j
+ * holds value j (low nibble) and value j + 16 (high nibble), each minus 8. */
+enum { Q8_0_BLOCK_BYTES = 34, Q4_0_BLOCK_BYTES = 18 };
+
+static uint16_t read_u16(const unsigned char *p) {
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+
+static void dequantize_q8_0(const unsigned char *row, int cols, float *out) {
+    for (int b = 0; b < cols / QK_BLOCK; b++, row += Q8_0_BLOCK_BYTES) {
+        float scale = half_to_float(read_u16(row));
+        const int8_t *q = (const int8_t *)(row + 2);
+        for (int i = 0; i < QK_BLOCK; i++) out[b * QK_BLOCK + i] = scale * q[i];
+    }
+}
+
+static void dequantize_q4_0(const unsigned char *row, int cols, float *out) {
+    for (int b = 0; b < cols / QK_BLOCK; b++, row += Q4_0_BLOCK_BYTES) {
+        float scale = half_to_float(read_u16(row));
+        const unsigned char *q = row + 2;
+        float *o = out + b * QK_BLOCK;
+        for (int j = 0; j < QK_BLOCK / 2; j++) {
+            o[j] = scale * (float)((q[j] & 0x0f) - 8);
+            o[j + QK_BLOCK / 2] = scale * (float)((q[j] >> 4) - 8);
+        }
+    }
+}
+
+static const unsigned char *row_pointer(const Matrix *m, int row) {
+    return (const unsigned char *)m->data + tensor_bytes(m->type, row, m->cols);
+}
+
+void dequantize_row(const Matrix *m, int row, float *out) {
+    const unsigned char *p = row_pointer(m, row);
+    switch (m->type) {
+    case TENSOR_F32: memcpy(out, p, (size_t)m->cols * sizeof(float)); break;
+    case TENSOR_F16: {
+        const uint16_t *h = (const uint16_t *)p;
+        for (int i = 0; i < m->cols; i++) out[i] = half_to_float(h[i]);
+        break;
+    }
+    case TENSOR_Q8_0: dequantize_q8_0(p, m->cols, out); break;
+    case TENSOR_Q4_0: dequantize_q4_0(p, m->cols, out); break;
+    }
+}
+
+static float dot_q8_0(const unsigned char *row, const float *x, int cols) {
+    float sum = 0.0f;
+    for (int b = 0; b < cols / QK_BLOCK; b++, row += Q8_0_BLOCK_BYTES) {
+        const int8_t *q = (const int8_t *)(row + 2);
+        const float *xb = x + b * QK_BLOCK;
+        float block = 0.0f;
+        for (int i = 0; i < QK_BLOCK; i++) block += q[i] * xb[i];
+        sum += half_to_float(read_u16(row)) * block;
+    }
+    return sum;
+}
+
+static float dot_f16(const uint16_t *h, const float *x, int cols) {
+    float sum = 0.0f;
+    for (int i = 0; i < cols; i++) sum += half_to_float(h[i]) * x[i];
+    return sum;
+}
+
+float matrix_row_dot(const Matrix *m, int row, const float *x) {
+    const unsigned char *p = row_pointer(m, row);
+    switch (m->type) {
+    case TENSOR_F32: return dot_f32((const float *)p, x, m->cols);
+    case TENSOR_F16: return dot_f16((const uint16_t *)p, x, m->cols);
+    case TENSOR_Q8_0: return dot_q8_0(p, x, m->cols);
+    case TENSOR_Q4_0: {
+        float tmp[QK_BLOCK];
+        float sum = 0.0f;
+        for (int b = 0; b < m->cols / QK_BLOCK; b++) {
+            dequantize_q4_0(p + (size_t)b * Q4_0_BLOCK_BYTES, QK_BLOCK, tmp);
+            sum += dot_f32(tmp, x + b * QK_BLOCK, QK_BLOCK);
+        }
+        return sum;
+    }
+    }
+    return 0.0f;
+}
+
+double log_softmax_at(const float *logits, int n, int target) {
+    double max = logits[0];
+    for (int i = 1; i < n; i++) if (logits[i] > max) max = logits[i];
+    double sum = 0.0;
+    for (int i = 0; i < n; i++) sum += exp((double)logits[i] - max);
+    return (double)logits[target] - max - log(sum);
+}

@@ -1,0 +1,28 @@
+/* ops.h — the elementwise and reduction kernels of the forward pass: RMSNorm, softmax,
+ * SwiGLU, dot products, and conversion of stored weight rows (F16, Q8_0, Q4_0) to float. */
+#ifndef ROPEWALK_OPS_H
+#define ROPEWALK_OPS_H
+
+#include <stdint.h>
+
+#include "../models/model.h"
+
+/* out = x / rms(x) * weight, over n values (out may alias x). */
+void rmsnorm(float *out, const float *x, const float *weight, int n, float eps);
+/* In place: x = exp(x - max) / sum. */
+void softmax(float *x, int n);
+/* In place: gate = silu(gate) * up. */
+void swiglu(float *gate, const float *up, int n);
+float dot_f32(const float *a, const float *b, int n);
+/* y += a * x */
+void axpy_f32(float *y, float a, const float *x, int n);
+
+/* Converts row `row` of a matrix (any stored type) to cols floats. */
+void dequantize_row(const Matrix *m, int row, float *out);
+/* Dot product of row `row` of m with x (cols values). */
+float matrix_row_dot(const Matrix *m, int row, const float *x);
+
+/* Log of the softmax probability of `target` in logits[0..n), computed in double. */
+double log_softmax_at(const float *logits, int n, int target);
+
+#endif

@@ -1,0 +1,258 @@
+/* transformer.c — the forward pass for a block of tokens through every layer:
+ * RMSNorm, Q/K/V projections, RoPE, KV cache, grouped-query attention, output projection,
+ * SwiGLU feed-forward, final norm and classifier. */
+#include "transformer.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../util/errors.h"
+#include "attention.h"
+#include "matmul.h"
+#include "ops.h"
+#include "threads.h"
+
+typedef struct {
+    float *x, *xb, *q, *k, *v, *att, *gate, *up, *logits;
+    float *cos_sin; /* per token of the block: rotary_dim/2 (cos, sin) pairs */
+} Activations;
+
+struct Transformer {
+    const Model *model;
+    Config config;
+    EngineOptions options;
+    ThreadPool *pool;
+    Matmul matmul;
+    KvCache cache;
+    AttentionSpec attention;
+    AttentionScratch attention_scratch;
+    Activations act;
+    float *act_block;               /* one allocation behind act */
+    double fixed_inv_freq[ROPE_MAX_PAIRS];
+    double fixed_attention_factor;  /* when theta' does not depend on the length */
+};
+
+static size_t activation_floats(const Config *c, int batch) {
+    size_t q_dim = (size_t)c->n_heads * c->head_dim, kv_dim = (size_t)c->n_kv_heads * c->head_dim;
+    size_t per_token = 2 * (size_t)c->dim + 2 * q_dim + 2 * kv_dim + 2 * (size_t)c->hidden_dim +
+                       (size_t)c->vocab_size + (size_t)c->head_dim;
+    return per_token * (size_t)batch;
+}
+
+static int max_cols(const Config *c) {
+    int widest = c->dim > c->hidden_dim ? c->dim : c->hidden_dim;
+    int q_dim = c->n_heads * c->head_dim;
+    return widest > q_dim ? widest : q_dim;
+}
+
+static AttentionSpec attention_spec(const Config *c, const EngineOptions *o) {
+    AttentionSpec spec = {c->n_heads, c->n_kv_heads, c->head_dim, c->rope_layout, NULL};
+    if (o->key_policy == KEYS_ROTATED_AT_ATTENTION) spec.rope_at_attention = &o->rope;
+    return spec;
+}
+
+void transformer_memory_plan(const Config *config, const EngineOptions *options,
+                             EngineMemory *plan) {
+    AttentionSpec spec = attention_spec(config, options);
+    plan->kv_cache = kvcache_bytes(options->kv_type, config->n_layers, options->context,
+                                   config->n_kv_heads * config->head_dim);
+    plan->activations = activation_floats(config, options->max_batch) * sizeof(float) +
+                        matmul_scratch_bytes(max_cols(config)) +
+                        attention_scratch_bytes(&spec, options->context, options->threads);
+    plan->total = plan->kv_cache + plan->activations;
+}
+
+static void carve_activations(Transformer *t) {
+    const Config *c = &t->config;
+    size_t b = (size_t)t->options.max_batch;
+    size_t q_dim = (size_t)c->n_heads * c->head_dim, kv_dim = (size_t)c->n_kv_heads * c->head_dim;
+    float *p = t->act_block;
+    Activations *a = &t->act;
+    a->x = p; p += b * c->dim;
+    a->xb = p; p += b * c->dim;
+    a->q = p; p += b * q_dim;
+    a->att = p; p += b * q_dim;
+    a->k = p; p += b * kv_dim;
+    a->v = p; p += b * kv_dim;
+    a->gate = p; p += b * c->hidden_dim;
+    a->up = p; p += b * c->hidden_dim;
+    a->logits = p; p += b * c->vocab_size;
+    a->cos_sin = p;
+}
+
+static int check_options(const Config *c, const EngineOptions *o, char *err, size_t n) {
+    if (o->context < 1) return fail(err, n, "context %d must be at least 1", o->context);
+    if (o->max_batch < 1) return fail(err, n, "batch size %d must be at least 1", o->max_batch);
+    if (o->threads < 1) return fail(err, n, "thread count %d must be at least 1", o->threads);
+    if (o->rope.head_dim != c->head_dim)
+        return fail(err, n, "RoPE settings are for head_dim %d, the model has %d",
+                    o->rope.head_dim, c->head_dim);
+    return rope_config_validate(&o->rope, err, n);
+}
+
+int transformer_create(Transformer **out, const Model *model, const EngineOptions *options,
+                       char *err, size_t err_size) {
+    *out = NULL;
+    if (check_options(&model->config, options, err, err_size) != 0) return -1;
+    Transformer *t = calloc(1, sizeof *t);
+    if (!t) return fail(err, err_size, "out of memory");
+    t->model = model;
+    t->config = model->config;
+    t->options = *options;
+    t->config.rotary_dim = options->rope.rotary_dim; /* --rope-dim may override the file */
+    if (t->options.max_batch > t->options.context) t->options.max_batch = t->options.context;
+    t->attention = attention_spec(&t->config, &t->options);
+    t->fixed_attention_factor = rope_inv_freq(&t->options.rope, 1, t->fixed_inv_freq);
+    openblas_set_num_threads(options->threads);
+    const Config *c = &t->config;
+    t->act_block = malloc(activation_floats(c, t->options.max_batch) * sizeof(float));
+    if (!t->act_block) { transformer_free(t); return fail(err, err_size, "out of memory for activations"); }
+    carve_activations(t);
+    if (!(t->pool = thread_pool_create(options->threads, err, err_size)) ||
+        matmul_init(&t->matmul, t->pool, max_cols(c), err, err_size) != 0 ||
+        kvcache_init(&t->cache, options->kv_type, c->n_layers, t->options.context,
+                     c->n_kv_heads * c->head_dim, err, err_size) != 0) {
+        transformer_free(t);
+        return -1;
+    }
+    if (attention_scratch_init(&t->attention_scratch, &t->attention, t->options.context,
+                               options->threads) != 0) {
+        transformer_free(t);
+        return fail(err, err_size, "out of memory for attention scratch");
+    }
+    *out = t;
+    return 0;
+}
+
+void transformer_free(Transformer *t) {
+    if (!t) return;
+    attention_scratch_free(&t->attention_scratch);
+    kvcache_free(&t->cache);
+    matmul_free(&t->matmul);
+    thread_pool_free(t->pool);
+    free(t->act_block);
+    free(t);
+}
+
+int transformer_vocab_size(const Transformer *t) { return t->config.vocab_size; }
+int transformer_context(const Transformer *t) { return t->options.context; }
+int transformer_max_batch(const Transformer *t) { return t->options.max_batch; }
+
+/* cos/sin for each token of the block, with the frequencies of that token's own length. */
+static void fill_rope_tables(Transformer *t, int n, int pos) {
+    const RopeConfig *rope = &t->options.rope;
+    int pairs = rope->rotary_dim / 2;
+    int per_length = rope_depends_on_length(rope);
+    double inv_freq[ROPE_MAX_PAIRS];
+    for (int i = 0; i < n; i++) {
+        const double *freq = t->fixed_inv_freq;
+        double factor = t->fixed_attention_factor;
+        if (per_length) {
+            factor = rope_inv_freq(rope, pos + i + 1, inv_freq);
+            freq = inv_freq;
+        }
+        rope_cos_sin(freq, pairs, factor, pos + i, t->act.cos_sin + (size_t)i * 2 * pairs);
+    }
+}
+
+static void embed_tokens(Transformer *t, const int *tokens, int n) {
+    for (int i = 0; i < n; i++)
+        dequantize_row(&t->model->weights.token_embedding, tokens[i],
+                       t->act.x + (size_t)i * t->config.dim);
+}
+
+static void rmsnorm_block(Transformer *t, const float *weight, int n) {
+    int dim = t->config.dim;
+    for (int i = 0; i < n; i++)
+        rmsnorm(t->act.xb + (size_t)i * dim, t->act.x + (size_t)i * dim, weight, dim,
+                t->config.rms_eps);
+}
+
+static void rotate_block(Transformer *t, int n) {
+    const Config *c = &t->config;
+    int pairs2 = c->rotary_dim;
+    size_t q_dim = (size_t)c->n_heads * c->head_dim, kv_dim = (size_t)c->n_kv_heads * c->head_dim;
+    int rotate_keys = t->options.key_policy == KEYS_ROTATED_AT_STORE;
+    for (int i = 0; i < n; i++) {
+        const float *cs = t->act.cos_sin + (size_t)i * pairs2;
+        rope_rotate(t->act.q + i * q_dim, c->n_heads, c->head_dim, c->rotary_dim, c->rope_layout, cs);
+        if (rotate_keys)
+            rope_rotate(t->act.k + i * kv_dim, c->n_kv_heads, c->head_dim, c->rotary_dim,
+                        c->rope_layout, cs);
+    }
+}
+
+static void add_into(float *x, const float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] += y[i];
+}
+
+static void attention_layer(Transformer *t, const LayerWeights *w, int layer, int n, int pos) {
+    const Config *c = &t->config;
+    Activations *a = &t->act;
+    size_t kv_dim = (size_t)c->n_kv_heads * c->head_dim;
+    rmsnorm_block(t, w->rms_att, n);
+    matmul(&t->matmul, &w->wq, a->xb, n, a->q);
+    matmul(&t->matmul, &w->wk, a->xb, n, a->k);
+    matmul(&t->matmul, &w->wv, a->xb, n, a->v);
+    rotate_block(t, n);
+    for (int i = 0; i < n; i++)
+        kvcache_store(&t->cache, layer, pos + i, a->k + i * kv_dim, a->v + i * kv_dim);
+    attention_block(t->pool, &t->attention, &t->attention_scratch, &t->cache, layer, a->q, n,
+                    pos, a->att);
+    matmul(&t->matmul, &w->wo, a->att, n, a->xb);
+    add_into(a->x, a->xb, (size_t)n * c->dim);
+}
+
+static void ffn_layer(Transformer *t, const LayerWeights *w, int n) {
+    const Config *c = &t->config;
+    Activations *a = &t->act;
+    rmsnorm_block(t, w->rms_ffn, n);
+    matmul(&t->matmul, &w->w1, a->xb, n, a->gate);
+    matmul(&t->matmul, &w->w3, a->xb, n, a->up);
+    swiglu(a->gate, a->up, n * c->hidden_dim);
+    matmul(&t->matmul, &w->w2, a->gate, n, a->xb);
+    add_into(a->x, a->xb, (size_t)n * c->dim);
+}
+
+static int first_non_finite(const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return (int)i;
+    return -1;
+}
+
+const float *transformer_forward(Transformer *t, const int *tokens, int n, int pos,
+                                 int all_logits, char *err, size_t err_size) {
+    const Config *c = &t->config;
+    if (n < 1 || n > t->options.max_batch || pos < 0 || pos + n > t->options.context) {
+        fail(err, err_size, "forward of %d tokens at position %d does not fit (context %d, batch %d)",
+             n, pos, t->options.context, t->options.max_batch);
+        return NULL;
+    }
+    for (int i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= c->vocab_size) {
+            fail(err, err_size, "token id %d is outside the vocabulary (0..%d)", tokens[i], c->vocab_size - 1);
+            return NULL;
+        }
+    embed_tokens(t, tokens, n);
+    fill_rope_tables(t, n, pos);
+    for (int l = 0; l < c->n_layers; l++) {
+        const LayerWeights *w = &t->model->weights.layers[l];
+        attention_layer(t, w, l, n, pos);
+        ffn_layer(t, w, n);
+    }
+    int first = all_logits ? 0 : n - 1, rows = all_logits ? n : 1;
+    float *xf = t->act.xb + (size_t)first * c->dim;
+    for (int i = 0; i < rows; i++)
+        rmsnorm(xf + (size_t)i * c->dim, t->act.x + (size_t)(first + i) * c->dim,
+                t->model->weights.rms_final, c->dim, c->rms_eps);
+    matmul(&t->matmul, &t->model->weights.classifier, xf, rows, t->act.logits);
+    int bad = first_non_finite(t->act.logits, (size_t)rows * c->vocab_size);
+    if (bad >= 0) {
+        fail(err, err_size, "non-finite logit at position %d (token %d of the block)",
+             pos + first + bad / c->vocab_size, first + bad / c->vocab_size);
+        return NULL;
+    }
+    return t->act.logits;
+}
