@@ -1,0 +1,206 @@
+/* test_engine_units.c — kernels checked against values derived by hand (each derivation is
+ * in the comment beside it): half floats, RMSNorm, softmax, SwiGLU, quantised rows, the
+ * sampler's distribution, the KV cache's storage and the thread pool's coverage. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../engine/kvcache.h"
+#include "../engine/matmul.h"
+#include "../engine/ops.h"
+#include "../engine/sampler.h"
+#include "../engine/threads.h"
+#include "../util/half.h"
+#include "harness.h"
+
+static void test_half_conversion(TestContext *t) {
+    /* binary16: sign 1, exponent 5 (bias 15), mantissa 10 bits */
+    CHECK(t, float_to_half(1.0f) == 0x3C00, "1.0 -> %04x", float_to_half(1.0f));     /* 15<<10 */
+    CHECK(t, float_to_half(-2.0f) == 0xC000, "-2.0 -> %04x", float_to_half(-2.0f));  /* sign|16<<10 */
+    CHECK(t, float_to_half(65504.0f) == 0x7BFF, "max -> %04x", float_to_half(65504.0f));
+    CHECK(t, float_to_half(65520.0f) == 0x7C00, "65520 rounds to inf");
+    CHECK(t, float_to_half(5.9604645e-8f) == 0x0001, "2^-24 is the smallest subnormal");
+    /* 0.1 = 1.6 * 2^-4: mantissa 0.6 * 1024 = 614.4 -> 614 = 0x266; exponent 11 -> 0x2E66 */
+    CHECK(t, float_to_half(0.1f) == 0x2E66, "0.1 -> %04x", float_to_half(0.1f));
+    CHECK(t, half_to_float(0x2E66) == 0.0999755859375f, "0x2E66 = 1638/16384");
+    CHECK(t, half_to_float(0x0001) == ldexpf(1.0f, -24), "subnormal decode");
+    CHECK(t, isinf(half_to_float(0x7C00)) && isnan(half_to_float(0x7E00)), "inf/nan decode");
+}
+
+static void test_rmsnorm_by_hand(TestContext *t) {
+    /* x = (3, 4): mean square 12.5, rms 3.5355339; with weights (1, 2): (0.8485281, 2.2627417) */
+    float x[2] = {3, 4}, w[2] = {1, 2}, out[2];
+    rmsnorm(out, x, w, 2, 0.0f);
+    CHECK(t, fabsf(out[0] - 0.8485281f) < 1e-6f && fabsf(out[1] - 2.2627417f) < 1e-6f,
+          "rmsnorm gave (%g, %g)", out[0], out[1]);
+}
+
+static void test_softmax_and_swiglu_by_hand(TestContext *t) {
+    float x[2] = {0.0f, logf(3.0f)}; /* exp: 1 and 3 -> 1/4 and 3/4 */
+    softmax(x, 2);
+    CHECK(t, fabsf(x[0] - 0.25f) < 1e-7f && fabsf(x[1] - 0.75f) < 1e-7f, "softmax (%g, %g)", x[0], x[1]);
+    float big[2] = {1000.0f, 1000.0f}; /* must not overflow: 1/2 each */
+    softmax(big, 2);
+    CHECK(t, big[0] == 0.5f, "softmax of large equal logits %g", big[0]);
+    /* silu(1) = 1 / (1 + e^-1) = 0.7310586; times up 2 = 1.4621172; silu(0) = 0 */
+    float gate[2] = {1.0f, 0.0f}, up[2] = {2.0f, 5.0f};
+    swiglu(gate, up, 2);
+    CHECK(t, fabsf(gate[0] - 1.4621172f) < 1e-6f && gate[1] == 0.0f, "swiglu (%g, %g)", gate[0], gate[1]);
+    /* log softmax of 4 equal logits is ln(1/4) = -1.3862944 */
+    float flat[4] = {2, 2, 2, 2};
+    CHECK(t, fabs(log_softmax_at(flat, 4, 3) + 1.3862943611) < 1e-9, "log_softmax_at");
+}
+
+static void test_q8_0_row(TestContext *t) {
+    /* one block: scale 0.5 (half 0x3800), q[i] = i - 16 -> value 0.5 * (i - 16) */
+    unsigned char block[34];
+    uint16_t scale = 0x3800;
+    memcpy(block, &scale, 2);
+    for (int i = 0; i < 32; i++) block[2 + i] = (unsigned char)(int8_t)(i - 16);
+    Matrix m = {block, TENSOR_Q8_0, 1, 32};
+    float row[32], ones[32];
+    dequantize_row(&m, 0, row);
+    for (int i = 0; i < 32; i++) {
+        CHECK(t, row[i] == 0.5f * (float)(i - 16), "q8_0 value %d is %g", i, row[i]);
+        ones[i] = 1.0f;
+    }
+    /* sum of 0.5 * (i - 16) for i < 32 = 0.5 * (496 - 512) = -8 */
+    CHECK(t, matrix_row_dot(&m, 0, ones) == -8.0f, "q8_0 dot %g", matrix_row_dot(&m, 0, ones));
+}
+
+static void test_q4_0_row(TestContext *t) {
+    /* scale 2 (0x4000); byte j holds value j in its low nibble and value j+16 in its high
+     * nibble, each minus 8: low = j & 15 -> 2*(j-8); high = 15 - j -> 2*(7-j) */
+    unsigned char block[18];
+    uint16_t scale = 0x4000;
+    memcpy(block, &scale, 2);
+    for (int j = 0; j < 16; j++) block[2 + j] = (unsigned char)(j | ((15 - j) << 4));
+    Matrix m = {block, TENSOR_Q4_0, 1, 32};
+    float row[32];
+    dequantize_row(&m, 0, row);
+    for (int j = 0; j < 16; j++) {
+        CHECK(t, row[j] == 2.0f * (float)(j - 8), "q4_0 low %d: %g", j, row[j]);
+        CHECK(t, row[j + 16] == 2.0f * (float)(7 - j), "q4_0 high %d: %g", j, row[j + 16]);
+    }
+}
+
+static void test_f16_row_dot(TestContext *t) {
+    uint16_t h[4] = {0x3C00, 0xC000, 0x3800, 0x0000}; /* 1, -2, 0.5, 0 */
+    float x[4] = {4, 1, 2, 9};                         /* 4 - 2 + 1 + 0 = 3 */
+    Matrix m = {h, TENSOR_F16, 1, 4};
+    CHECK(t, matrix_row_dot(&m, 0, x) == 3.0f, "f16 dot %g", matrix_row_dot(&m, 0, x));
+}
+
+/* sgemm and row-dot paths both equal a double-precision triple loop */
+static void test_matmul_paths(TestContext *t) {
+    enum { ROWS = 9, COLS = 70, TOKENS = 6 };
+    float w[ROWS * COLS], x[TOKENS * COLS], y[TOKENS * ROWS];
+    srand(7);
+    for (int i = 0; i < ROWS * COLS; i++) w[i] = (float)rand() / RAND_MAX - 0.5f;
+    for (int i = 0; i < TOKENS * COLS; i++) x[i] = (float)rand() / RAND_MAX - 0.5f;
+    char err[256];
+    ThreadPool *pool = thread_pool_create(2, err, sizeof err);
+    Matmul mm;
+    REQUIRE(t, pool && matmul_init(&mm, pool, COLS, err, sizeof err) == 0, "%s", err);
+    Matrix m = {w, TENSOR_F32, ROWS, COLS};
+    for (int tokens = 1; tokens <= TOKENS; tokens += TOKENS - 1) {
+        matmul(&mm, &m, x, tokens, y);
+        for (int tk = 0; tk < tokens; tk++)
+            for (int r = 0; r < ROWS; r++) {
+                double ref = 0;
+                for (int c = 0; c < COLS; c++) ref += (double)w[r * COLS + c] * x[tk * COLS + c];
+                CHECK(t, fabs(y[tk * ROWS + r] - ref) < 1e-5, "tokens %d y[%d][%d] %g vs %g",
+                      tokens, tk, r, y[tk * ROWS + r], ref);
+            }
+    }
+    matmul_free(&mm);
+    thread_pool_free(pool);
+}
+
+static void test_sampler_distribution(TestContext *t) {
+    char err[256];
+    Sampler s;
+    REQUIRE(t, sampler_init(&s, 2, 1.0f, 1.0f, 42, err, sizeof err) == 0, "%s", err);
+    float logits[2] = {0.0f, logf(3.0f)}; /* p = (1/4, 3/4) */
+    int ones = 0, draws = 20000;
+    for (int i = 0; i < draws; i++) ones += sampler_next(&s, logits);
+    /* binomial sd = sqrt(0.1875 / 20000) = 0.0031: allow 5 sd */
+    CHECK(t, fabs(ones / (double)draws - 0.75) < 0.016, "token 1 drawn %.4f of the time", ones / (double)draws);
+    sampler_free(&s);
+    /* top-p 0.5: the nucleus is {token 1} alone since 0.75 > 0.5 */
+    REQUIRE(t, sampler_init(&s, 2, 1.0f, 0.5f, 42, err, sizeof err) == 0, "%s", err);
+    int zeros = 0;
+    for (int i = 0; i < 1000; i++) zeros += sampler_next(&s, logits) == 0;
+    CHECK(t, zeros == 0, "top-p 0.5 drew the excluded token %d times", zeros);
+    sampler_free(&s);
+    REQUIRE(t, sampler_init(&s, 2, 0.0f, 1.0f, 1, err, sizeof err) == 0, "%s", err);
+    CHECK(t, sampler_next(&s, logits) == 1, "greedy must pick the argmax");
+    sampler_free(&s);
+    CHECK(t, sampler_init(&s, 2, -1.0f, 1.0f, 1, err, sizeof err) != 0 && strstr(err, "temperature"),
+          "negative temperature accepted");
+}
+
+static void test_kvcache_storage(TestContext *t) {
+    /* 2 (K and V) x 5 layers x 512 positions x 32 values x 2 bytes = 327680 */
+    CHECK(t, kvcache_bytes(KV_F16, 5, 512, 32) == 327680, "f16 bytes");
+    CHECK(t, kvcache_bytes(KV_F32, 5, 512, 32) == 655360, "f32 bytes");
+    char err[256];
+    KvCache c;
+    REQUIRE(t, kvcache_init(&c, KV_F16, 2, 3, 4, err, sizeof err) == 0, "%s", err);
+    CHECK(t, c.bytes == kvcache_bytes(KV_F16, 2, 3, 4), "allocated bytes %zu", c.bytes);
+    float k[4] = {1.0f, 0.1f, -2.0f, 0.0f}, v[4] = {3, 4, 5, 6}, back[4];
+    kvcache_store(&c, 1, 2, k, v);
+    kvcache_load_key(&c, 1, 2, back);
+    CHECK(t, back[0] == 1.0f && back[1] == 0.0999755859375f && back[2] == -2.0f, "f16 key round trip");
+    kvcache_load_value(&c, 1, 2, back);
+    CHECK(t, back[3] == 6.0f, "f16 value round trip");
+    kvcache_free(&c);
+}
+
+typedef struct {
+    int *hits;
+} CoverJob;
+
+static void mark(void *ctx, int begin, int end, int thread) {
+    (void)thread;
+    CoverJob *job = ctx;
+    for (int i = begin; i < end; i++) __atomic_add_fetch(&job->hits[i], 1, __ATOMIC_RELAXED);
+}
+
+static void test_parallel_for_covers_once(TestContext *t) {
+    static const int sizes[] = {0, 1, 7, 1000};
+    char err[256];
+    for (int threads = 1; threads <= 3; threads++) {
+        ThreadPool *pool = thread_pool_create(threads, err, sizeof err);
+        REQUIRE(t, pool, "%s", err);
+        for (int s = 0; s < 4; s++)
+            for (int repeat = 0; repeat < 50; repeat++) {
+                int hits[1000] = {0};
+                CoverJob job = {hits};
+                parallel_for(pool, sizes[s], 1, mark, &job);
+                for (int i = 0; i < sizes[s]; i++)
+                    if (hits[i] != 1) {
+                        CHECK(t, 0, "threads %d n %d: item %d run %d times", threads, sizes[s], i, hits[i]);
+                        break;
+                    }
+            }
+        thread_pool_free(pool);
+    }
+    CHECK(t, thread_pool_create(0, err, sizeof err) == NULL && strstr(err, "thread"), "0 threads accepted");
+}
+
+static const TestCase engine_unit_tests[] = {
+    {"half_conversion", test_half_conversion},
+    {"rmsnorm_by_hand", test_rmsnorm_by_hand},
+    {"softmax_and_swiglu_by_hand", test_softmax_and_swiglu_by_hand},
+    {"q8_0_row", test_q8_0_row},
+    {"q4_0_row", test_q4_0_row},
+    {"f16_row_dot", test_f16_row_dot},
+    {"matmul_paths", test_matmul_paths},
+    {"sampler_distribution", test_sampler_distribution},
+    {"kvcache_storage", test_kvcache_storage},
+    {"parallel_for_covers_once", test_parallel_for_covers_once},
+    {NULL, NULL},
+};
+
+TEST_SUITE(engine_units, engine_unit_tests)

@@ -1,0 +1,42 @@
+/* run_args.h — the command line of ./run: every option with its default, parsed in one
+ * place. RoPE and perplexity flags are delegated to run_rope and run_ppl. */
+#ifndef ROPEWALK_RUN_ARGS_H
+#define ROPEWALK_RUN_ARGS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../engine/kvcache.h"
+#include "run_ppl.h"
+#include "run_rope.h"
+
+typedef enum { RUN_GENERATE, RUN_PERPLEXITY, RUN_PRINT_ROPE, RUN_BENCH } RunMode;
+
+typedef enum { KEY_POLICY_AUTO = -1 } KeyPolicyChoice; /* else a KeyRotationPolicy */
+
+typedef struct {
+    RunMode mode;
+    const char *model_path;     /* NULL allowed only for --print-rope */
+    const char *prompt;
+    const char *tokenizer_path; /* NULL: the model's own vocabulary */
+    int n_predict;              /* -n */
+    float temperature, top_p;
+    uint64_t seed;
+    int seed_given;
+    int context;                /* -c; 0 = the model's training context */
+    int threads;                /* -t */
+    int batch;                  /* -b: most tokens per forward call */
+    KvType kv_type;
+    int key_policy;             /* KEY_POLICY_AUTO or a KeyRotationPolicy */
+    int bench_prompt, bench_gen, bench_depth, bench_repeats;
+    int verbose;
+    RopeOptions rope;
+    PplOptions ppl;
+} RunOptions;
+
+/* Fills o from argv. Returns 0 to go on, 1 when --help was printed, -1 on a bad command
+ * line (message in err). */
+int run_args_parse(RunOptions *o, int argc, char **argv, char *err, size_t err_size);
+void run_args_help(FILE *out);
+
+#endif

@@ -1,0 +1,77 @@
+/* run_bench.c — timing of prefill (a block of bench_prompt tokens after bench_depth cached
+ * ones) and decode (bench_gen single tokens after bench_depth), repeated, median reported. */
+#include "run_bench.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../util/errors.h"
+#include "run_generate.h"
+
+typedef struct {
+    double prefill_tps, decode_tps;
+} BenchRun;
+
+static void fill_ids(int *ids, int n, int vocab) {
+    for (int i = 0; i < n; i++) ids[i] = 3 + (int)((1103515245u * (unsigned)i + 12345u) % (unsigned)(vocab - 3));
+}
+
+static int bench_once(Session *s, const RunOptions *o, int *ids, BenchRun *r, char *err, size_t n) {
+    int depth = o->bench_depth;
+    if (depth > 0 && !prefill(s, ids, depth, 0, err, n)) return -1;
+    double t0 = monotonic_seconds();
+    if (o->bench_prompt > 0 && !prefill(s, ids + depth, o->bench_prompt, depth, err, n)) return -1;
+    double t1 = monotonic_seconds();
+    for (int i = 0; i < o->bench_gen; i++)
+        if (!transformer_forward(s->transformer, &ids[depth + i], 1, depth + i, 0, err, n))
+            return -1;
+    double t2 = monotonic_seconds();
+    r->prefill_tps = o->bench_prompt > 0 ? o->bench_prompt / (t1 - t0) : 0.0;
+    r->decode_tps = o->bench_gen > 0 ? o->bench_gen / (t2 - t1) : 0.0;
+    return 0;
+}
+
+static int compare_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, compare_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+int run_bench(Session *s, const RunOptions *o, char *err, size_t n) {
+    int context = transformer_context(s->transformer);
+    int needed = o->bench_depth + (o->bench_prompt > o->bench_gen ? o->bench_prompt : o->bench_gen);
+    if (needed > context)
+        return fail(err, n, "bench needs %d positions (depth %d + %d) but the context is %d: raise -c",
+                    needed, o->bench_depth, needed - o->bench_depth, context);
+    int *ids = malloc((size_t)needed * sizeof *ids);
+    double *prefill_tps = malloc((size_t)o->bench_repeats * sizeof(double));
+    double *decode_tps = malloc((size_t)o->bench_repeats * sizeof(double));
+    int rc = ids && prefill_tps && decode_tps ? 0 : fail(err, n, "out of memory");
+    if (rc == 0) fill_ids(ids, needed, transformer_vocab_size(s->transformer));
+    for (int r = 0; r < o->bench_repeats && rc == 0; r++) {
+        BenchRun run;
+        rc = bench_once(s, o, ids, &run, err, n);
+        prefill_tps[r] = run.prefill_tps;
+        decode_tps[r] = run.decode_tps;
+    }
+    if (rc == 0) {
+        double p = median(prefill_tps, o->bench_repeats), d = median(decode_tps, o->bench_repeats);
+        if (o->ppl.format == PPL_FORMAT_JSON)
+            printf("{\"prefill_tps\": %.2f, \"decode_tps\": %.2f, \"depth\": %d, \"threads\": %d, "
+                   "\"prompt\": %d, \"gen\": %d, \"kv_type\": \"%s\", \"model_bytes\": %zu}\n",
+                   p, d, o->bench_depth, s->engine.threads, o->bench_prompt, o->bench_gen,
+                   kv_type_name(s->engine.kv_type), s->model.weight_bytes);
+        else
+            printf("prefill %d tokens: %.1f tok/s | decode %d tokens at depth %d: %.1f tok/s "
+                   "(%.2f ms/token) | %d threads, median of %d\n", o->bench_prompt, p, o->bench_gen,
+                   o->bench_depth, d, d > 0 ? 1000.0 / d : 0.0, s->engine.threads, o->bench_repeats);
+    }
+    free(ids);
+    free(prefill_tps);
+    free(decode_tps);
+    return rc;
+}

@@ -1,0 +1,123 @@
+/* run_generate.c — the generate mode: the prompt is echoed, the continuation streamed one
+ * token at a time (flushed), and the speed of each phase reported. */
+#include "run_generate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "../engine/sampler.h"
+#include "../util/errors.h"
+
+double monotonic_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int encode_prompt(const Session *s, const char *prompt, int **ids, int *n_ids, char *err,
+                  size_t n) {
+    size_t len = 0;
+    while (prompt[len]) len++;
+    int needed = tokenizer_encode(s->tokenizer, prompt, len, 1, NULL, 0, err, n);
+    if (needed < 0) return -1;
+    int context = transformer_context(s->transformer);
+    if (needed >= context)
+        return fail(err, n, "the prompt is %d tokens (with BOS) but the context is %d: "
+                    "raise -c or shorten the prompt", needed, context);
+    *ids = malloc((size_t)needed * sizeof **ids);
+    if (!*ids) return fail(err, n, "out of memory for the prompt");
+    *n_ids = tokenizer_encode(s->tokenizer, prompt, len, 1, *ids, needed, err, n);
+    if (*n_ids < 0) { free(*ids); *ids = NULL; return -1; }
+    return 0;
+}
+
+const float *prefill(Session *s, const int *ids, int n, int pos, char *err, size_t err_size) {
+    const float *logits = NULL;
+    int batch = transformer_max_batch(s->transformer);
+    for (int done = 0; done < n; done += batch) {
+        int m = n - done < batch ? n - done : batch;
+        logits = transformer_forward(s->transformer, ids + done, m, pos + done, 0, err, err_size);
+        if (!logits) return NULL;
+    }
+    return logits;
+}
+
+static void emit(const Session *s, int prev, int token) {
+    char piece[256];
+    int len = tokenizer_decode_piece(s->tokenizer, prev, token, piece, sizeof piece);
+    if (len > 0) fwrite(piece, 1, (size_t)len, stdout);
+    fflush(stdout);
+}
+
+static uint64_t choose_seed(const RunOptions *o) {
+    if (o->seed_given) return o->seed;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20);
+}
+
+/* Samples up to n_predict tokens after the prompt; returns how many were produced. */
+static int decode_loop(Session *s, const RunOptions *o, Sampler *sampler, const float *logits,
+                       int pos, int prev, char *err, size_t err_size) {
+    int context = transformer_context(s->transformer), eos = tokenizer_eos(s->tokenizer);
+    int produced = 0;
+    while (produced < o->n_predict) {
+        int next = sampler_next(sampler, logits);
+        if (next == eos) break;
+        emit(s, prev, next);
+        produced++;
+        prev = next;
+        if (produced == o->n_predict || pos >= context) break;
+        logits = transformer_forward(s->transformer, &next, 1, pos, 0, err, err_size);
+        if (!logits) return -1;
+        pos++;
+    }
+    return produced;
+}
+
+int run_generate(Session *s, const RunOptions *o, char *err, size_t err_size) {
+    int *ids = NULL, n_ids = 0;
+    if (encode_prompt(s, o->prompt, &ids, &n_ids, err, err_size) != 0) return -1;
+    Sampler sampler;
+    if (sampler_init(&sampler, transformer_vocab_size(s->transformer), o->temperature, o->top_p,
+                     choose_seed(o), err, err_size) != 0) {
+        free(ids);
+        return -1;
+    }
+    for (int i = 1; i < n_ids; i++) emit(s, ids[i - 1], ids[i]);
+    double t0 = monotonic_seconds();
+    const float *logits = prefill(s, ids, n_ids, 0, err, err_size);
+    double t1 = monotonic_seconds();
+    int produced = logits ? decode_loop(s, o, &sampler, logits, n_ids, ids[n_ids - 1], err,
+                                        err_size) : -1;
+    double t2 = monotonic_seconds();
+    sampler_free(&sampler);
+    free(ids);
+    if (produced < 0) return -1;
+    printf("\n");
+    fprintf(stderr, "prompt: %d tokens in %.3f s (%.1f tok/s); generated: %d tokens in %.3f s "
+            "(%.1f tok/s)\n", n_ids, t1 - t0, n_ids / (t1 - t0 > 0 ? t1 - t0 : 1e-9), produced,
+            t2 - t1, produced / (t2 - t1 > 0 ? t2 - t1 : 1e-9));
+    return 0;
+}
+
+int run_print_rope(const RunOptions *o, char *err, size_t err_size) {
+    Model model = {0};
+    const Config *config = NULL;
+    if (o->model_path) {
+        if (model_open(&model, o->model_path, err, err_size) != 0) return -1;
+        config = &model.config;
+    }
+    int context = o->context > 0 ? o->context : config ? config->context_length : 0;
+    RopeConfig rope;
+    RopeFactorStorage storage;
+    int rc = rope_options_resolve(&o->rope, config, context, &rope, &storage, err, err_size);
+    if (rc == 0) {
+        int seq_len = o->rope.has_seq_len ? o->rope.seq_len : context;
+        rc = rope_print_table(stdout, &rope, seq_len, o->ppl.format == PPL_FORMAT_JSON);
+        if (rc != 0) fail(err, err_size, "could not print the RoPE table");
+    }
+    model_close(&model);
+    return rc;
+}

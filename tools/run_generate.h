@@ -1,0 +1,22 @@
+/* run_generate.h — text generation for ./run: prefill the prompt, then sample and stream
+ * tokens, with a one-line speed summary on stderr. Also --print-rope. */
+#ifndef ROPEWALK_RUN_GENERATE_H
+#define ROPEWALK_RUN_GENERATE_H
+
+#include "run_args.h"
+#include "run_session.h"
+
+double monotonic_seconds(void);
+
+/* Encodes the prompt (BOS first) and refuses one that does not fit the context. *ids is
+ * malloc'd. */
+int encode_prompt(const Session *s, const char *prompt, int **ids, int *n_ids, char *err,
+                  size_t err_size);
+/* Feeds ids[0..n) from position pos in blocks of the engine's batch; returns the last
+ * token's logits. */
+const float *prefill(Session *s, const int *ids, int n, int pos, char *err, size_t err_size);
+
+int run_generate(Session *s, const RunOptions *o, char *err, size_t err_size);
+int run_print_rope(const RunOptions *o, char *err, size_t err_size);
+
+#endif

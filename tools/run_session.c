@@ -1,0 +1,141 @@
+/* run_session.c — opening a model, its tokenizer and the engine for one command, with
+ * the memory plan said before anything large is allocated. */
+#include "run_session.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../util/errors.h"
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && !strcmp(s + n - m, suffix);
+}
+
+static Tokenizer *open_tokenizer(const Model *m, const char *path, char *err, size_t n) {
+    if (path && ends_with(path, ".model")) return tokenizer_open_sentencepiece(path, err, n);
+    if (path) return tokenizer_open_llama2c(path, m->config.vocab_size, err, n);
+    const ModelVocab *v = &m->vocab;
+    if (v->n_tokens == 0) {
+        fail(err, n, "the model file has no vocabulary: give --tokenizer FILE "
+             "(a SentencePiece .model or a llama2.c tokenizer.bin)");
+        return NULL;
+    }
+    TokenizerVocab tv = {v->n_tokens, (const char *const *)v->pieces, v->piece_lengths,
+                         v->scores, v->types, v->bos_id, v->eos_id, v->unk_id};
+    return tokenizer_from_vocab(&tv, err, n);
+}
+
+static int check_tokenizer(const Session *s, char *err, size_t n) {
+    int tv = tokenizer_vocab_size(s->tokenizer), mv = s->model.config.vocab_size;
+    if (tv != mv)
+        return fail(err, n, "tokenizer has %d tokens but the model's vocabulary is %d: "
+                    "they do not belong together", tv, mv);
+    return 0;
+}
+
+size_t available_memory_bytes(void) {
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f) return 0;
+    char line[256];
+    size_t kib = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %zu kB", &kib) == 1) break;
+    fclose(f);
+    return kib * 1024;
+}
+
+static double mib(size_t bytes) { return (double)bytes / (1024.0 * 1024.0); }
+
+/* The largest context whose plan fits in `budget` bytes with this KV type. */
+static int largest_context(const Config *c, EngineOptions o, KvType type, size_t budget) {
+    int lo = 0, hi = 1 << 28;
+    o.kv_type = type;
+    while (lo < hi) {
+        int mid = lo + (hi - lo + 1) / 2;
+        EngineMemory plan;
+        o.context = mid;
+        transformer_memory_plan(c, &o, &plan);
+        if (plan.total <= budget) lo = mid; else hi = mid - 1;
+    }
+    return lo;
+}
+
+static int check_memory_plan(const Session *s, char *err, size_t n) {
+    EngineMemory plan;
+    const Config *c = &s->model.config;
+    transformer_memory_plan(c, &s->engine, &plan);
+    size_t weights = s->model.file_bytes + s->model.owned_bytes;
+    size_t total = weights + plan.total;
+    fprintf(stderr, "memory: weights %.1f MiB (mapped file %.1f + converted %.1f), "
+            "KV cache %.1f MiB (%s, 2 x %d layers x %d positions x %d), "
+            "activations %.1f MiB, total %.1f MiB\n",
+            mib(weights), mib(s->model.file_bytes), mib(s->model.owned_bytes), mib(plan.kv_cache),
+            kv_type_name(s->engine.kv_type), c->n_layers, s->engine.context,
+            c->n_kv_heads * c->head_dim, mib(plan.activations), mib(total));
+    size_t available = available_memory_bytes();
+    if (available == 0 || total <= available) return 0;
+    size_t budget = available > weights ? available - weights : 0;
+    return fail(err, n, "context %d needs %.0f MiB but only %.0f MiB is available: the largest "
+                "-c that fits is %d with --kv-type f16, %d with --kv-type f32",
+                s->engine.context, mib(total), mib(available),
+                largest_context(c, s->engine, KV_F16, budget),
+                largest_context(c, s->engine, KV_F32, budget));
+}
+
+static int engine_options(Session *s, const RunOptions *o, char *err, size_t n) {
+    const Config *c = &s->model.config;
+    EngineOptions *e = &s->engine;
+    memset(e, 0, sizeof *e);
+    e->context = o->context > 0 ? o->context : c->context_length;
+    e->max_batch = o->batch;
+    e->threads = o->threads;
+    e->kv_type = o->kv_type;
+    if (rope_options_resolve(&o->rope, c, e->context, &e->rope, &s->rope_storage, err, n) != 0)
+        return -1;
+    e->key_policy = (KeyRotationPolicy)o->key_policy;
+    if (o->key_policy == KEY_POLICY_AUTO)
+        e->key_policy = rope_depends_on_length(&e->rope) ? KEYS_ROTATED_AT_ATTENTION
+                                                         : KEYS_ROTATED_AT_STORE;
+    return 0;
+}
+
+static void print_settings(const Session *s) {
+    const Config *c = &s->model.config;
+    fprintf(stderr, "model: %s (%s), dim %d, hidden %d, %d layers, %d heads (%d kv), "
+            "head %d, vocab %d, trained context %d\n",
+            s->model.name, s->model.format == MODEL_FORMAT_GGUF ? "GGUF" : "llama2.c",
+            c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim,
+            c->vocab_size, c->context_length);
+    rope_print_settings(stderr, &s->engine.rope, s->engine.context);
+    fprintf(stderr, "engine: context %d, batch %d, %d threads, KV %s, keys rotated %s\n",
+            s->engine.context, s->engine.max_batch, s->engine.threads,
+            kv_type_name(s->engine.kv_type),
+            s->engine.key_policy == KEYS_ROTATED_AT_STORE ? "when stored"
+                                                          : "at attention (exact)");
+}
+
+int session_open(Session *s, const RunOptions *o, int need_tokenizer, char *err, size_t n) {
+    memset(s, 0, sizeof *s);
+    if (model_open(&s->model, o->model_path, err, n) != 0) return -1;
+    if (need_tokenizer) {
+        s->tokenizer = open_tokenizer(&s->model, o->tokenizer_path, err, n);
+        if (!s->tokenizer || check_tokenizer(s, err, n) != 0) goto fail;
+    }
+    if (engine_options(s, o, err, n) != 0) goto fail;
+    print_settings(s);
+    if (check_memory_plan(s, err, n) != 0) goto fail;
+    if (transformer_create(&s->transformer, &s->model, &s->engine, err, n) != 0) goto fail;
+    return 0;
+fail:
+    session_close(s);
+    return -1;
+}
+
+void session_close(Session *s) {
+    transformer_free(s->transformer);
+    tokenizer_free(s->tokenizer);
+    model_close(&s->model);
+    memset(s, 0, sizeof *s);
+}

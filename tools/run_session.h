@@ -1,0 +1,30 @@
+/* run_session.h — everything one ./run invocation opens, in order: the model file, the
+ * tokenizer, the effective RoPE settings, the memory plan (printed and checked before any
+ * large allocation) and the engine. */
+#ifndef ROPEWALK_RUN_SESSION_H
+#define ROPEWALK_RUN_SESSION_H
+
+#include "../engine/transformer.h"
+#include "../models/model.h"
+#include "../tokenizer/tokenizer.h"
+#include "run_args.h"
+#include "run_rope.h"
+
+typedef struct {
+    Model model;
+    Tokenizer *tokenizer;
+    Transformer *transformer;
+    EngineOptions engine;
+    RopeFactorStorage rope_storage;
+} Session;
+
+/* Opens model, tokenizer (when need_tokenizer) and engine for the options, printing the
+ * effective settings and the memory plan on stderr. 0, or -1 with a message (everything
+ * opened so far is closed again). */
+int session_open(Session *s, const RunOptions *o, int need_tokenizer, char *err, size_t err_size);
+void session_close(Session *s);
+
+/* Bytes the system can still give us (MemAvailable), or 0 when unknown. */
+size_t available_memory_bytes(void);
+
+#endif
