@@ -673,6 +673,9 @@ static void test_resolve_rejects_bad_combinations(TestContext *t) {
     const char *hl[] = {"--rope-scaling", "llama3", "--rope-low-freq-factor", "4", NULL};
     CHECK(t, resolve(hl, &m, 2048, &r, &st, err) == -1 && strstr(err, "low_freq_factor"), "'%s'",
           err);
+    const char *scale_only[] = {"--rope-scale", "4", NULL};
+    CHECK(t, resolve(scale_only, &m, 2048, &r, &st, err) == -1 && strstr(err, "mode is none"),
+          "'%s'", err);
     const char *none[] = {NULL};
     strcpy(m.rope.scaling_type, "weird");
     CHECK(t, resolve(none, &m, 2048, &r, &st, err) == -1 && strstr(err, "'weird'"), "'%s'", err);

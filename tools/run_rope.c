@@ -297,8 +297,11 @@ static void apply_context_defaults(const RopeOptions *o, const Config *model, in
     out->factor = (double)out->max_position / L;
 }
 
-static int check_combinations(const RopeConfig *out, char *err, size_t n) {
+static int check_combinations(const RopeOptions *o, const RopeConfig *out, char *err, size_t n) {
     const char *mode = rope_scaling_name(out->mode);
+    if (out->mode == ROPE_SCALING_NONE && o->has_scale)
+        return fail(err, n, "rope: a scale was given but the scaling mode is none; "
+                    "add --rope-scaling linear (or ntk, yarn, ...)");
     if (out->mode == ROPE_SCALING_LLAMA3 && out->freq_factors)
         return fail(err, n, "rope: the model carries rope_freqs (llama3 divisors baked in); "
                     "--rope-scaling llama3 would apply them twice");
@@ -327,7 +330,7 @@ int rope_options_resolve(const RopeOptions *o, const Config *model_config, int c
     if (model_config && apply_file_settings(model_config, out, storage, err, err_size)) return -1;
     if (apply_flags(o, out, storage, err, err_size)) return -1;
     apply_context_defaults(o, model_config, context, out);
-    if (check_combinations(out, err, err_size)) return -1;
+    if (check_combinations(o, out, err, err_size)) return -1;
     return rope_config_validate(out, err, err_size);
 }
 
