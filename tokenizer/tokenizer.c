@@ -1,0 +1,150 @@
+/* tokenizer.c — the public tokenizer API: dispatch over the two back ends, and decoding
+ * (piece -> bytes) done once for both, in the way llama2.c's decode does it. */
+#include "tokenizer.h"
+
+#include "backends.h"
+#include "../util/errors.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct Tokenizer {
+    SentencePieceModel *sentencepiece; /* exactly one of the two is set */
+    BuiltinVocab *builtin;
+};
+
+/* What SentencePiece prints for an unknown piece (its default unk_surface). */
+static const char UNKNOWN_SURFACE[] = " \xE2\x81\x87 ";
+static const char SPACE_SYMBOL[] = "\xE2\x96\x81"; /* U+2581 */
+
+static Tokenizer *wrap(SentencePieceModel *sentencepiece, BuiltinVocab *builtin, char *err,
+                       size_t err_size) {
+    if (!sentencepiece && !builtin) return NULL;
+    Tokenizer *tok = calloc(1, sizeof *tok);
+    if (!tok) {
+        spm_free(sentencepiece);
+        builtin_free(builtin);
+        fail(err, err_size, "out of memory allocating the tokenizer");
+        return NULL;
+    }
+    tok->sentencepiece = sentencepiece;
+    tok->builtin = builtin;
+    return tok;
+}
+
+Tokenizer *tokenizer_open_sentencepiece(const char *model_path, char *err, size_t err_size) {
+    return wrap(spm_load(model_path, err, err_size), NULL, err, err_size);
+}
+
+Tokenizer *tokenizer_from_vocab(const TokenizerVocab *vocab, char *err, size_t err_size) {
+    return wrap(NULL, builtin_create(vocab, err, err_size), err, err_size);
+}
+
+void tokenizer_free(Tokenizer *tok) {
+    if (!tok) return;
+    spm_free(tok->sentencepiece);
+    builtin_free(tok->builtin);
+    free(tok);
+}
+
+int tokenizer_vocab_size(const Tokenizer *tok) {
+    if (!tok) return 0;
+    return tok->sentencepiece ? spm_vocab_size(tok->sentencepiece) : builtin_vocab_size(tok->builtin);
+}
+
+int tokenizer_bos(const Tokenizer *tok) {
+    if (!tok) return -1;
+    return tok->sentencepiece ? spm_bos(tok->sentencepiece) : builtin_bos(tok->builtin);
+}
+
+int tokenizer_eos(const Tokenizer *tok) {
+    if (!tok) return -1;
+    return tok->sentencepiece ? spm_eos(tok->sentencepiece) : builtin_eos(tok->builtin);
+}
+
+const char *tokenizer_backend_name(const Tokenizer *tok) {
+    if (!tok) return "none";
+    return tok->sentencepiece ? "sentencepiece" : "builtin";
+}
+
+int tokenizer_encode(const Tokenizer *tok, const char *text, size_t len, int add_bos,
+                     int *ids, int max_ids, char *err, size_t err_size) {
+    if (!tok) return fail(err, err_size, "encode: tokenizer is NULL");
+    if (!text && len > 0) return fail(err, err_size, "encode: text is NULL but length is %zu", len);
+    if (max_ids < 0) return fail(err, err_size, "encode: negative id buffer size %d", max_ids);
+    if (!ids && max_ids > 0) return fail(err, err_size, "encode: id buffer is NULL");
+    int bos = tokenizer_bos(tok);
+    if (add_bos && bos < 0) return fail(err, err_size, "encode: BOS asked for but the vocabulary has none");
+    int head = add_bos ? 1 : 0;
+    if (head && max_ids > 0) ids[0] = bos;
+    int *rest = max_ids > head ? ids + head : NULL;
+    int rest_max = max_ids > head ? max_ids - head : 0;
+    int n = tok->sentencepiece
+                ? spm_encode(tok->sentencepiece, text, len, rest, rest_max, err, err_size)
+                : builtin_encode(tok->builtin, text, len, rest, rest_max, err, err_size);
+    if (n < 0) return -1;
+    if (n > 0x7fffffff - head) return fail(err, err_size, "encode: too many tokens for an int count");
+    return n + head;
+}
+
+int byte_piece_value(const char *text, size_t length) {
+    static const char HEX[] = "0123456789ABCDEF";
+    if (length != 6 || memcmp(text, "<0x", 3) != 0 || text[5] != '>') return -1;
+    const char *high = memchr(HEX, text[3], 16), *low = memchr(HEX, text[4], 16);
+    if (!high || !low || !text[3] || !text[4]) return -1;
+    return (int)((high - HEX) * 16 + (low - HEX));
+}
+
+static PieceView piece_of(const Tokenizer *tok, int id) {
+    return tok->sentencepiece ? spm_piece(tok->sentencepiece, id) : builtin_piece(tok->builtin, id);
+}
+
+/* Appends src to out (capacity avail) at *used, counting bytes even when they do not fit. */
+static void emit(char *out, size_t avail, size_t *used, const char *src, size_t n) {
+    if (*used < avail) memcpy(out + *used, src, n < avail - *used ? n : avail - *used);
+    *used += n;
+}
+
+/* The bytes of `id` after `prev_id`: writes up to avail bytes (no NUL), returns the full count. */
+static size_t piece_bytes(const Tokenizer *tok, int prev_id, int id, char *out, size_t avail) {
+    if (!tok || id < 0 || id >= tokenizer_vocab_size(tok)) return 0;
+    PieceView piece = piece_of(tok, id);
+    char byte = (char)piece.byte_value;
+    size_t used = 0;
+    switch (piece.kind) {
+    case PIECE_CONTROL: return 0;
+    case PIECE_BYTE: emit(out, avail, &used, &byte, 1); return used;
+    case PIECE_UNKNOWN: piece.text = UNKNOWN_SURFACE; piece.length = strlen(UNKNOWN_SURFACE); break;
+    case PIECE_NORMAL: break;
+    }
+    int at_start = prev_id < 0 || prev_id == tokenizer_bos(tok);
+    for (size_t i = 0; i < piece.length;) {
+        int is_space = piece.length - i >= 3 && memcmp(piece.text + i, SPACE_SYMBOL, 3) == 0;
+        if (is_space || piece.text[i] == ' ') {
+            if (!(at_start && i == 0)) emit(out, avail, &used, " ", 1);
+            i += is_space ? 3 : 1;
+        } else {
+            emit(out, avail, &used, piece.text + i, 1);
+            i++;
+        }
+    }
+    return used;
+}
+
+int tokenizer_decode_piece(const Tokenizer *tok, int prev_id, int id, char *out, size_t out_size) {
+    if (!out || out_size == 0) return 0;
+    size_t full = piece_bytes(tok, prev_id, id, out, out_size - 1);
+    size_t written = full < out_size - 1 ? full : out_size - 1;
+    out[written] = '\0';
+    return (int)written;
+}
+
+size_t tokenizer_decode(const Tokenizer *tok, const int *ids, int n_ids, char *out, size_t out_size) {
+    size_t avail = out && out_size > 0 ? out_size - 1 : 0, total = 0;
+    for (int i = 0; ids && i < n_ids; i++) {
+        size_t room = total < avail ? avail - total : 0;
+        total += piece_bytes(tok, i > 0 ? ids[i - 1] : -1, ids[i], room ? out + total : NULL, room);
+    }
+    if (out && out_size > 0) out[total < avail ? total : avail] = '\0';
+    return total;
+}
