@@ -474,6 +474,21 @@ static int read_rope_settings(Reader *r) {
     return 0;
 }
 
+/* Interleaved pairs are llama.cpp's 'llama' rope mode; our own converter may say so
+ * explicitly with ropewalk.rope.layout ("interleaved" or "half_split"). */
+static int read_rope_layout(Reader *r) {
+    Config *c = &r->model->config;
+    c->rope_layout = ROPE_LAYOUT_INTERLEAVED;
+    const GgufKv *kv = gguf_find_kv(r->file, "ropewalk.rope.layout");
+    char layout[32];
+    if (!kv) return 0;
+    if (copy_string(r, kv, layout, sizeof layout)) return -1;
+    if (strcmp(layout, "half_split") == 0) c->rope_layout = ROPE_LAYOUT_HALF_SPLIT;
+    else if (strcmp(layout, "interleaved") != 0)
+        return fail(r->err, r->err_size, "unknown ropewalk.rope.layout '%s'", layout);
+    return 0;
+}
+
 static int read_config(Reader *r) {
     Config *c = &r->model->config;
     if (read_int_key(r, "context_length", REQUIRED, 0, &c->context_length) ||
@@ -496,8 +511,7 @@ static int read_config(Reader *r) {
     double eps;
     if (read_float_key(r, "attention.layer_norm_rms_epsilon", 1e-5, &eps)) return -1;
     c->rms_eps = (float)eps;
-    c->rope_layout = ROPE_LAYOUT_INTERLEAVED; /* llama.cpp's 'llama' rope mode */
-    return read_rope_settings(r);
+    return read_rope_layout(r) || read_rope_settings(r) ? -1 : 0;
 }
 
 /* The unique tensor of that name; NULL (with a message when required) if absent. */

@@ -317,6 +317,7 @@ static void tiny_metadata(Buf *b) {
     kv_f32(b, "llama.rope.scaling.attn_factor", 1.25f);
     kv_f32(b, "llama.rope.scaling.yarn_beta_fast", 32.0f);
     kv_f32(b, "llama.rope.scaling.yarn_beta_slow", 1.0f);
+    kv_str(b, "ropewalk.rope.layout", "half_split");
     kv_str(b, "tokenizer.ggml.model", "llama");
     key(b, "tokenizer.ggml.tokens", GGUF_ARRAY);
     put_u32(b, GGUF_STRING);
@@ -408,6 +409,7 @@ static void check_tiny_config(TestContext *t, const Config *c) {
     CHECK(t, r->scaling_factor == 4.0 && r->original_context == 32 && r->attn_factor == 1.25,
           "factor %g orig %d attn %g", r->scaling_factor, r->original_context, r->attn_factor);
     CHECK(t, r->beta_fast == 32.0 && r->beta_slow == 1.0, "betas");
+    CHECK(t, c->rope_layout == ROPE_LAYOUT_HALF_SPLIT, "ropewalk.rope.layout half_split");
     REQUIRE(t, r->freq_factors, "rope_freqs.weight loaded");
     /* F32 pattern (i + 1) * 0.5 */
     CHECK(t, r->freq_factors[0] == 0.5f && r->freq_factors[3] == 2.0f, "freq factors");
