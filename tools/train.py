@@ -1,0 +1,355 @@
+#!/usr/bin/python3
+"""train.py — trains the project's small default model (issue 8) on the King James Bible.
+
+Owns the whole recipe, end to end and deterministic (fixed seeds, fixed step count):
+  1. corpus: `bible` (Debian bible-kjv) -> one verse per line, chapter headings kept;
+     whole books held out for evaluation (never trained on) -> models/kjv-heldout.txt
+  2. tokenizer: Debian's `spm_train` (BPE, byte fallback, llama-style settings)
+  3. model: a small llama (RMSNorm, GQA, SwiGLU, RoPE on interleaved pairs as llama2.c,
+     base 10000, head_dim 64) trained with PyTorch on 2 threads at context 256
+  4. export: llama2.c legacy .bin (7-int header, fp32); tools/convert_llama2c makes the GGUF.
+
+Needs Debian's python3 with python3-torch, python3-numpy, python3-sentencepiece, and the
+bible-kjv and sentencepiece packages. Run from the project root:
+    nice -n 5 /usr/bin/python3 tools/train.py            # about 30 minutes on 2 cores
+"""
+import argparse
+import json
+import math
+import os
+import re
+import struct
+import subprocess
+import sys
+import time
+
+import numpy as np
+import sentencepiece as spm
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+HELD_OUT_BOOKS = ["Ruth", "1 John", "2 John", "3 John", "Jude", "Revelation"]
+
+
+# ---------------------------------------------------------------- corpus
+
+def read_bible():
+    """Returns [(book, chapter, [verse text, ...]), ...] in canonical order."""
+    raw = subprocess.run(["bible", "-l100000", "Gen1:1-Rev22:21"], check=True,
+                         capture_output=True, text=True).stdout
+    chapters = []
+    heading = re.compile(r"^(\S.*) (\d+)$")
+    verse = re.compile(r"^\s+(\d+) (.*)$")
+    for line in raw.splitlines():
+        if not line.strip():
+            continue
+        m = heading.match(line)
+        if m:
+            chapters.append((m.group(1), int(m.group(2)), []))
+            continue
+        m = verse.match(line)
+        if not m or not chapters:
+            sys.exit("train.py: unexpected line from `bible`: %r" % line)
+        chapters[-1][2].append(" ".join(m.group(2).split()))
+    return chapters
+
+
+def chapters_text(chapters):
+    """One chapter heading line ("Genesis 1"), then one verse per line."""
+    lines = []
+    for book, number, verses in chapters:
+        lines.append("%s %d" % (book, number))
+        lines.extend(verses)
+    return "\n".join(lines) + "\n"
+
+
+def split_corpus(chapters):
+    train = [c for c in chapters if c[0] not in HELD_OUT_BOOKS]
+    held = [c for c in chapters if c[0] in HELD_OUT_BOOKS]
+    found = sorted({c[0] for c in held})
+    if found != sorted(HELD_OUT_BOOKS):
+        sys.exit("train.py: held-out books missing from the corpus: %s" % found)
+    return chapters_text(train), chapters_text(held)
+
+
+# ---------------------------------------------------------------- tokenizer
+
+def train_tokenizer(train_path, model_prefix, vocab_size):
+    # llama's own settings: identity normalisation, dummy prefix, digits split,
+    # byte fallback; unk=0, bos=1, eos=2 (SentencePiece defaults).
+    subprocess.run([
+        "spm_train", "--input=" + train_path, "--model_prefix=" + model_prefix,
+        "--vocab_size=%d" % vocab_size, "--model_type=bpe", "--byte_fallback=true",
+        "--character_coverage=1.0", "--normalization_rule_name=identity",
+        "--remove_extra_whitespaces=false", "--add_dummy_prefix=true",
+        "--split_digits=true", "--num_threads=2", "--minloglevel=1",
+        "--input_sentence_size=0", "--seed_sentencepiece_size=1000000"],
+        check=True)
+    return spm.SentencePieceProcessor(model_file=model_prefix + ".model")
+
+
+def encode_stream(sp, text):
+    """The whole text tokenized once, as ./run --ppl does (the caller adds BOS)."""
+    return np.array(sp.encode(text), dtype=np.int64)
+
+
+# ---------------------------------------------------------------- model
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim, eps):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+def rope_tables(head_dim, seq_len, base):
+    """cos/sin of m * theta_k, theta_k = base^(-2k/head_dim): [seq_len, head_dim/2]."""
+    k = torch.arange(0, head_dim, 2, dtype=torch.float64)
+    theta = base ** (-k / head_dim)
+    angles = torch.outer(torch.arange(seq_len, dtype=torch.float64), theta)
+    return torch.cos(angles).float(), torch.sin(angles).float()
+
+
+def apply_rope(x, cos, sin):
+    """Rotates interleaved pairs (x[2k], x[2k+1]) of x [B, H, T, D] as llama2.c does."""
+    x0, x1 = x[..., 0::2], x[..., 1::2]
+    out0 = x0 * cos - x1 * sin
+    out1 = x0 * sin + x1 * cos
+    return torch.stack((out0, out1), dim=-1).flatten(-2)
+
+
+class Block(nn.Module):
+    def __init__(self, a):
+        super().__init__()
+        self.n_heads, self.n_kv, self.hd = a.n_heads, a.n_kv_heads, a.dim // a.n_heads
+        self.attention_norm = RMSNorm(a.dim, a.norm_eps)
+        self.wq = nn.Linear(a.dim, self.n_heads * self.hd, bias=False)
+        self.wk = nn.Linear(a.dim, self.n_kv * self.hd, bias=False)
+        self.wv = nn.Linear(a.dim, self.n_kv * self.hd, bias=False)
+        self.wo = nn.Linear(self.n_heads * self.hd, a.dim, bias=False)
+        self.ffn_norm = RMSNorm(a.dim, a.norm_eps)
+        self.w1 = nn.Linear(a.dim, a.hidden_dim, bias=False)
+        self.w2 = nn.Linear(a.hidden_dim, a.dim, bias=False)
+        self.w3 = nn.Linear(a.dim, a.hidden_dim, bias=False)
+
+    def attention(self, x, cos, sin, mask):
+        B, T, _ = x.shape
+        q = self.wq(x).view(B, T, self.n_heads, self.hd).transpose(1, 2)
+        k = self.wk(x).view(B, T, self.n_kv, self.hd).transpose(1, 2)
+        v = self.wv(x).view(B, T, self.n_kv, self.hd).transpose(1, 2)
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        group = self.n_heads // self.n_kv  # query head h reads kv head h / group
+        k = k.repeat_interleave(group, dim=1)
+        v = v.repeat_interleave(group, dim=1)
+        scores = (q @ k.transpose(-2, -1)) / math.sqrt(self.hd) + mask
+        out = F.softmax(scores, dim=-1) @ v
+        return self.wo(out.transpose(1, 2).reshape(B, T, -1))
+
+    def forward(self, x, cos, sin, mask):
+        x = x + self.attention(self.attention_norm(x), cos, sin, mask)
+        h = self.ffn_norm(x)
+        return x + self.w2(F.silu(self.w1(h)) * self.w3(h))
+
+
+class Llama(nn.Module):
+    def __init__(self, a):
+        super().__init__()
+        self.args = a
+        self.tok_embeddings = nn.Embedding(a.vocab_size, a.dim)
+        self.layers = nn.ModuleList([Block(a) for _ in range(a.n_layers)])
+        self.norm = RMSNorm(a.dim, a.norm_eps)
+        self.output = nn.Linear(a.dim, a.vocab_size, bias=False)
+        cos, sin = rope_tables(a.dim // a.n_heads, a.seq_len, a.rope_base)
+        self.register_buffer("cos", cos, persistent=False)
+        self.register_buffer("sin", sin, persistent=False)
+        mask = torch.full((a.seq_len, a.seq_len), float("-inf")).triu(1)
+        self.register_buffer("mask", mask, persistent=False)
+        self.apply(self._init)
+        for name, p in self.named_parameters():  # GPT-2 style scaled residual init
+            if name.endswith("wo.weight") or name.endswith("w2.weight"):
+                nn.init.normal_(p, 0.0, 0.02 / math.sqrt(2 * a.n_layers))
+
+    @staticmethod
+    def _init(m):
+        if isinstance(m, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+
+    def forward(self, ids):
+        T = ids.shape[1]
+        x = self.tok_embeddings(ids)
+        cos, sin, mask = self.cos[:T], self.sin[:T], self.mask[:T, :T]
+        for layer in self.layers:
+            x = layer(x, cos, sin, mask)
+        return self.output(self.norm(x))
+
+
+# ---------------------------------------------------------------- training
+
+def windows(stream, starts, seq_len, bos):
+    """Windows of seq_len + 1 tokens whose first token is BOS, as the ppl protocol cuts."""
+    batch = np.stack([stream[s:s + seq_len + 1] for s in starts])
+    batch[:, 0] = bos
+    t = torch.from_numpy(batch)
+    return t[:, :-1], t[:, 1:]
+
+
+def learning_rate(step, a):
+    if step < a.warmup:
+        return a.lr * (step + 1) / a.warmup
+    progress = (step - a.warmup) / max(1, a.steps - a.warmup)
+    return a.min_lr + 0.5 * (a.lr - a.min_lr) * (1 + math.cos(math.pi * progress))
+
+
+@torch.no_grad()
+def mean_loss(model, stream, seq_len, bos, n_windows):
+    """Mean NLL over consecutive non-overlapping windows from the start of stream."""
+    model.eval()
+    n = min(n_windows, (len(stream) - 1) // seq_len)
+    starts = [i * seq_len for i in range(n)]
+    total = 0.0
+    for i in range(0, n, 8):
+        x, y = windows(stream, starts[i:i + 8], seq_len, bos)
+        logits = model(x)
+        total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1),
+                                 reduction="sum").item()
+    model.train()
+    return total / (n * seq_len)
+
+
+def make_optimizer(model, a):
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": a.weight_decay},
+              {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=a.lr, betas=(0.9, 0.95), eps=1e-8)
+
+
+def train(model, train_ids, held_ids, a, log):
+    opt = make_optimizer(model, a)
+    rng = np.random.default_rng(a.seed)
+    start = time.time()
+    for step in range(a.steps):
+        if time.time() - start > 60 * a.max_minutes:
+            log({"stopped_early_at_step": step, "reason": "--max-minutes %g" % a.max_minutes})
+            break
+        for g in opt.param_groups:
+            g["lr"] = learning_rate(step, a)
+        starts = rng.integers(0, len(train_ids) - a.seq_len - 1, size=a.batch)
+        x, y = windows(train_ids, starts, a.seq_len, a.bos)
+        logits = model(x)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        if step % a.log_every == 0 or step == a.steps - 1:
+            record = {"step": step, "lr": round(learning_rate(step, a), 6),
+                      "train_batch_loss": round(loss.item(), 4),
+                      "seconds": round(time.time() - start, 1)}
+            if step % a.eval_every == 0 or step == a.steps - 1:
+                record["train_loss"] = round(mean_loss(model, train_ids, a.seq_len, a.bos,
+                                                       a.eval_windows), 4)
+                record["heldout_loss"] = round(mean_loss(model, held_ids, a.seq_len, a.bos,
+                                                         a.eval_windows), 4)
+            log(record)
+    return time.time() - start
+
+
+# ---------------------------------------------------------------- export
+
+def write_llama2c(model, path):
+    """llama2.c legacy format: 7-int header (negative vocab = separate classifier), fp32."""
+    a = model.args
+    hd = a.dim // a.n_heads
+    with open(path, "wb") as f:
+        f.write(struct.pack("7i", a.dim, a.hidden_dim, a.n_layers, a.n_heads,
+                            a.n_kv_heads, -a.vocab_size, a.seq_len))
+
+        def put(t):
+            f.write(t.detach().float().contiguous().numpy().astype("<f4").tobytes())
+        put(model.tok_embeddings.weight)
+        for name in ["attention_norm", "wq", "wk", "wv", "wo", "ffn_norm", "w1", "w2", "w3"]:
+            for layer in model.layers:
+                put(getattr(layer, name).weight)
+        put(model.norm.weight)
+        cos, sin = rope_tables(hd, a.seq_len, a.rope_base)
+        put(cos)
+        put(sin)
+        put(model.output.weight)
+
+
+# ---------------------------------------------------------------- main
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--models-dir", default="models")
+    p.add_argument("--work-dir", default="build/train")
+    p.add_argument("--name", default="kjv")
+    p.add_argument("--vocab-size", type=int, default=1024)
+    p.add_argument("--dim", type=int, default=256)
+    p.add_argument("--hidden-dim", type=int, default=688)
+    p.add_argument("--n-layers", type=int, default=4)
+    p.add_argument("--n-heads", type=int, default=4)
+    p.add_argument("--n-kv-heads", type=int, default=2)
+    p.add_argument("--seq-len", type=int, default=256)
+    p.add_argument("--rope-base", type=float, default=10000.0)
+    p.add_argument("--norm-eps", type=float, default=1e-5)
+    p.add_argument("--batch", type=int, default=12)
+    p.add_argument("--steps", type=int, default=600)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--min-lr", type=float, default=1e-4)
+    p.add_argument("--warmup", type=int, default=40)
+    p.add_argument("--weight-decay", type=float, default=0.1)
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--max-minutes", type=float, default=38.0,
+                   help="safety stop on a crowded machine (logged; the run is then shorter)")
+    p.add_argument("--log-every", type=int, default=25)
+    p.add_argument("--eval-every", type=int, default=200)
+    p.add_argument("--eval-windows", type=int, default=48)
+    return p.parse_args()
+
+
+def main():
+    a = parse_args()
+    torch.manual_seed(a.seed)
+    torch.set_num_threads(a.threads)
+    os.makedirs(a.work_dir, exist_ok=True)
+    log_file = open(os.path.join(a.work_dir, a.name + "-train.log"), "w")
+
+    def log(record):
+        line = json.dumps(record)
+        print(line, flush=True)
+        log_file.write(line + "\n")
+        log_file.flush()
+
+    train_text, held_text = split_corpus(read_bible())
+    train_path = os.path.join(a.work_dir, a.name + "-train.txt")
+    with open(train_path, "w") as f:
+        f.write(train_text)
+    with open(os.path.join(a.models_dir, a.name + "-heldout.txt"), "w") as f:
+        f.write(held_text)
+    sp = train_tokenizer(train_path, os.path.join(a.models_dir, a.name), a.vocab_size)
+    os.replace(os.path.join(a.models_dir, a.name + ".vocab"),
+               os.path.join(a.work_dir, a.name + ".vocab"))  # only the .model is committed
+    a.bos = sp.bos_id()
+    train_ids, held_ids = encode_stream(sp, train_text), encode_stream(sp, held_text)
+    log({"train_bytes": len(train_text), "heldout_bytes": len(held_text),
+         "train_tokens": len(train_ids), "heldout_tokens": len(held_ids),
+         "heldout_books": HELD_OUT_BOOKS})
+
+    model = Llama(a)
+    log({"params": sum(p.numel() for p in model.parameters()), "config": {
+        k: v for k, v in vars(a).items() if k not in ("models_dir", "work_dir")}})
+    seconds = train(model, train_ids, held_ids, a, log)
+    bin_path = os.path.join(a.work_dir, a.name + ".bin")
+    write_llama2c(model, bin_path)
+    log({"done": True, "train_seconds": round(seconds, 1), "bin": bin_path})
+
+
+if __name__ == "__main__":
+    main()
