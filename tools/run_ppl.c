@@ -312,9 +312,8 @@ static int run_all(Transformer *t, const int *ids, int bos_id, const Plan *p,
     int status = 0;
     for (int s = 0; s < p->n_sequences && status == 0; s++) {
         int offset = p->stride > 0 ? s * p->stride : s * p->ctx;
-        int first = p->first_scored;
-        if (p->stride > 0 && s > 0)
-            first = p->stride < p->ctx - 1 ? p->ctx - 1 - p->stride : 0;
+        int first = p->stride > 0 && s > 0 && p->stride < p->ctx - 1 ? p->ctx - 1 - p->stride
+                                                                      : p->first_scored;
         memcpy(tokens, ids + offset, (size_t)p->ctx * sizeof *tokens);
         tokens[0] = bos_id;
         status = score_sequence(t, tokens, p, first, s, r, err, err_size);
@@ -329,7 +328,7 @@ static int run_all(Transformer *t, const int *ids, int bos_id, const Plan *p,
 int ppl_run(Transformer *t, const int *ids, int n_ids, int bos_id, const PplOptions *o,
             PplResult *r, char *err, size_t err_size) {
     memset(r, 0, sizeof *r);
-    Plan plan;
+    Plan plan = {0};
     if (!t || !o || (!ids && n_ids > 0))
         return fail(err, err_size, "ppl_run: missing transformer, options or ids");
     if (make_plan(t, n_ids, o, &plan, err, err_size) < 0) return -1;
