@@ -8,5 +8,6 @@ set ylabel "theta'_k (rad / position)"
 set logscale y
 set format y '10^{%L}'
 set grid
+set format x '%.0f'
 set key bottom left
 plot for [m in modes] dir.'/theta_'.m.'.dat' using 1:2 with linespoints pointtype 7 title m

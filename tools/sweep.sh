@@ -60,14 +60,15 @@ if [ -z "${ORIG_CTX:-}" ]; then
 fi
 echo "sweep: model $MODEL, text $TEXT, training context L = $ORIG_CTX" >&2
 
-scale_for() { # context -> s
+scale_for() { # mode context -> s (1 for none)
+    if [ "$1" = none ]; then echo 1; return; fi
     if [ -n "${SCALE:-}" ]; then echo "$SCALE"; return; fi
-    awk -v c="$1" -v l="$ORIG_CTX" 'BEGIN { s = c / l; if (s < 1) s = 1; printf "%.10g\n", s }'
+    awk -v c="$2" -v l="$ORIG_CTX" 'BEGIN { s = c / l; if (s < 1) s = 1; printf "%.10g\n", s }'
 }
 
 rope_flags() { # mode context -> flags
     if [ "$1" = none ]; then echo "--rope-scaling none --yarn-orig-ctx $ORIG_CTX"
-    else echo "--rope-scaling $1 --rope-scale $(scale_for "$2") --yarn-orig-ctx $ORIG_CTX"; fi
+    else echo "--rope-scaling $1 --rope-scale $(scale_for "$1" "$2") --yarn-orig-ctx $ORIG_CTX"; fi
 }
 
 echo "mode,ctx,scale,orig_ctx,ppl,mean_nll,chunks,scored,seconds" > "$OUT/ppl.csv"
@@ -81,11 +82,11 @@ for m in $MODES; do
         if ! "$RUN" "$MODEL" --ppl "$TEXT" --json -c "$c" $(rope_flags "$m" "$c") \
                 --ppl-positions "$OUT/nll_${m}_${c}.csv" "${EXTRA[@]}" > "$json" 2> "$log"; then
             echo "sweep: $m at $c failed: $(tail -n 1 "$log")" >&2
-            echo "$m,$c,$(scale_for "$c"),$ORIG_CTX,,,,," >> "$OUT/ppl.csv"
+            echo "$m,$c,$(scale_for "$m" "$c"),$ORIG_CTX,,,,," >> "$OUT/ppl.csv"
             failures=$((failures + 1))
             continue
         fi
-        printf '%s,%s,%s,%s,%s,%s,%s,%s,%s\n' "$m" "$c" "$(scale_for "$c")" "$ORIG_CTX" \
+        printf '%s,%s,%s,%s,%s,%s,%s,%s,%s\n' "$m" "$c" "$(scale_for "$m" "$c")" "$ORIG_CTX" \
             "$(json_field ppl < "$json")" "$(json_field mean_nll < "$json")" \
             "$(json_field chunks < "$json")" "$(json_field scored < "$json")" \
             "$(json_field seconds < "$json")" >> "$OUT/ppl.csv"
