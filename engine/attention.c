@@ -1,17 +1,23 @@
-/* attention.c — one work item is (query, kv head): scores of the heads that share that kv
- * head against every visible key, softmax, and the weighted sum of values. */
+/* attention.c — causal grouped-query attention over the KV cache.
+ * One work item is (kv head, run of up to QUERY_TILE consecutive queries). The item copies
+ * the keys and values it needs for that kv head into transposed float tiles, K^T and V^T
+ * (head_dim rows of `length` floats), converting f16 and applying RoPE when keys are cached
+ * raw. Scores and the weighted sum of values then run as long contiguous loops over key
+ * positions, which the compiler vectorises whatever the head size. */
 #include "attention.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../util/half.h"
 #include "ops.h"
 
+enum { QUERY_TILE = 16 };
+
 static size_t floats_per_thread(const AttentionSpec *spec, int context) {
-    int group = spec->n_heads / spec->n_kv_heads;
-    return (size_t)group * (size_t)context + 2 * (size_t)spec->head_dim + ROPE_MAX_PAIRS * 2;
+    /* K^T and V^T tiles, one row of scores, rotation scratch */
+    return (2 * (size_t)spec->head_dim + 1) * (size_t)context + 2 * (size_t)spec->head_dim +
+           ROPE_MAX_PAIRS * 2;
 }
 
 size_t attention_scratch_bytes(const AttentionSpec *spec, int context, int threads) {
@@ -35,92 +41,106 @@ typedef struct {
     const AttentionSpec *spec;
     AttentionScratch *scratch;
     const KvCache *cache;
-    int layer, pos, n_items;
+    int layer, pos, n, n_tiles, n_items, query_tile;
     const float *q;
     float *out;
 } AttentionJob;
 
-/* Key `position` of kv head g as floats, rotated for a query of length `length` when the
- * cache holds raw keys. Returns a pointer to the key (into the cache or into buf). */
-static const float *key_head(const AttentionJob *job, int position, int g, double *inv_freq,
-                             double attention_factor, float *buf, float *cos_sin) {
+typedef struct {
+    float *kt, *vt;      /* [head_dim][stride] */
+    int stride;          /* = number of key positions in the tile */
+    float *scores;       /* [stride] */
+    float *row;          /* head_dim floats */
+    float *cos_sin;      /* rotary_dim floats */
+} Tile;
+
+/* Fills the tile's K^T and V^T for positions 0..length-1 of kv head g; raw keys are rotated
+ * with the frequencies of a sequence of `length` (the exact policy). */
+static void fill_tile(const AttentionJob *job, int g, int length, Tile *tile) {
     const AttentionSpec *spec = job->spec;
     const KvCache *cache = job->cache;
     int hd = spec->head_dim;
-    const float *key;
-    if (cache->type == KV_F32) {
-        key = (const float *)kvcache_key_row(cache, job->layer, position) + (size_t)g * hd;
-    } else {
-        /* f16: convert this head only */
-        const uint16_t *row = (const uint16_t *)kvcache_key_row(cache, job->layer, position);
-        for (int i = 0; i < hd; i++) buf[i] = half_to_float(row[(size_t)g * hd + i]);
-        key = buf;
-    }
     const RopeConfig *rope = spec->rope_at_attention;
-    if (!rope) return key;
-    if (key != buf) memcpy(buf, key, (size_t)hd * sizeof(float));
-    rope_cos_sin(inv_freq, rope->rotary_dim / 2, attention_factor, position, cos_sin);
-    rope_rotate(buf, 1, hd, rope->rotary_dim, spec->layout, cos_sin);
-    return buf;
-}
-
-static void value_head(const AttentionJob *job, int position, int g, float *buf,
-                       const float **value) {
-    const KvCache *cache = job->cache;
-    int hd = job->spec->head_dim;
-    if (cache->type == KV_F32) {
-        *value = (const float *)kvcache_value_row(cache, job->layer, position) + (size_t)g * hd;
-        return;
+    double inv_freq[ROPE_MAX_PAIRS], factor = 1.0;
+    if (rope) factor = rope_inv_freq(rope, length, inv_freq);
+    tile->stride = length;
+    for (int j = 0; j < length; j++) {
+        kvcache_load_key_part(cache, job->layer, j, g * hd, hd, tile->row);
+        if (rope) {
+            rope_cos_sin(inv_freq, rope->rotary_dim / 2, factor, j, tile->cos_sin);
+            rope_rotate(tile->row, 1, hd, rope->rotary_dim, spec->layout, tile->cos_sin);
+        }
+        for (int d = 0; d < hd; d++) tile->kt[(size_t)d * length + j] = tile->row[d];
+        kvcache_load_value_part(cache, job->layer, j, g * hd, hd, tile->row);
+        for (int d = 0; d < hd; d++) tile->vt[(size_t)d * length + j] = tile->row[d];
     }
-    const uint16_t *row = (const uint16_t *)kvcache_value_row(cache, job->layer, position);
-    for (int i = 0; i < hd; i++) buf[i] = half_to_float(row[(size_t)g * hd + i]);
-    *value = buf;
 }
 
-static void attend_one(const AttentionJob *job, int query, int g, float *scratch) {
+/* out[d] = sum_j softmax(q . k_j / sqrt(hd))_j v_j[d] over the first `length` keys. */
+static void attend_head(const Tile *tile, int head_dim, int length, const float *q, float *out) {
+    float *restrict scores = tile->scores;
+    float scale = 1.0f / sqrtf((float)head_dim);
+    for (int j = 0; j < length; j++) scores[j] = 0.0f;
+    for (int d = 0; d < head_dim; d++) {
+        const float *restrict kd = tile->kt + (size_t)d * tile->stride;
+        float qd = q[d] * scale;
+#pragma omp simd
+        for (int j = 0; j < length; j++) scores[j] += qd * kd[j];
+    }
+    softmax(scores, length);
+    for (int d = 0; d < head_dim; d++) {
+        const float *restrict vd = tile->vt + (size_t)d * tile->stride;
+        float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+        for (int j = 0; j < length; j++) sum += scores[j] * vd[j];
+        out[d] = sum;
+    }
+}
+
+static Tile thread_tile(const AttentionJob *job, int thread) {
+    int hd = job->spec->head_dim, context = job->cache->capacity;
+    float *base = job->scratch->buffer + (size_t)thread * job->scratch->floats_per_thread;
+    Tile tile;
+    tile.kt = base;
+    tile.vt = base + (size_t)hd * context;
+    tile.scores = base + 2 * (size_t)hd * context;
+    tile.row = tile.scores + context;
+    tile.cos_sin = tile.row + 2 * hd;
+    tile.stride = 0;
+    return tile;
+}
+
+static void attend_item(const AttentionJob *job, int item, Tile *tile) {
     const AttentionSpec *spec = job->spec;
     int hd = spec->head_dim, group = spec->n_heads / spec->n_kv_heads;
     int q_dim = spec->n_heads * hd;
-    int length = job->pos + query + 1;
-    float *scores = scratch;
-    float *row_buf = scores + (size_t)group * length;
-    float *cos_sin = row_buf + hd;
-    double inv_freq[ROPE_MAX_PAIRS];
-    double attention_factor = 1.0;
-    if (spec->rope_at_attention)
-        attention_factor = rope_inv_freq(spec->rope_at_attention, length, inv_freq);
-    const float *q = job->q + (size_t)query * q_dim + (size_t)g * group * hd;
-    float inv_sqrt = 1.0f / sqrtf((float)hd);
-    for (int j = 0; j < length; j++) {
-        const float *k = key_head(job, j, g, inv_freq, attention_factor, row_buf, cos_sin);
-        for (int h = 0; h < group; h++)
-            scores[(size_t)h * length + j] = dot_f32(q + (size_t)h * hd, k, hd) * inv_sqrt;
-    }
-    float *out = job->out + (size_t)query * q_dim + (size_t)g * group * hd;
-    memset(out, 0, (size_t)group * hd * sizeof(float));
-    for (int h = 0; h < group; h++) softmax(scores + (size_t)h * length, length);
-    for (int j = 0; j < length; j++) {
-        const float *v;
-        value_head(job, j, g, row_buf, &v);
-        for (int h = 0; h < group; h++)
-            axpy_f32(out + (size_t)h * hd, scores[(size_t)h * length + j], v, hd);
-    }
+    int g = item / job->n_tiles, first = (item % job->n_tiles) * job->query_tile;
+    int last = first + job->query_tile < job->n ? first + job->query_tile : job->n;
+    fill_tile(job, g, job->pos + last, tile);
+    for (int i = first; i < last; i++)
+        for (int h = g * group; h < (g + 1) * group; h++)
+            attend_head(tile, hd, job->pos + i + 1, job->q + (size_t)i * q_dim + (size_t)h * hd,
+                        job->out + (size_t)i * q_dim + (size_t)h * hd);
 }
 
-/* Later queries see more keys: items are dealt from both ends of the block alternately so
- * that contiguous slices of the item range carry similar work. */
+/* Later query tiles see more keys: items are dealt from both ends of the range alternately
+ * so that contiguous slices of it carry similar work. */
 static void attention_items(void *ctx, int begin, int end, int thread) {
     AttentionJob *job = ctx;
-    float *scratch = job->scratch->buffer + (size_t)thread * job->scratch->floats_per_thread;
-    int n_kv = job->spec->n_kv_heads;
+    Tile tile = thread_tile(job, thread);
     for (int slot = begin; slot < end; slot++) {
         int item = slot % 2 == 0 ? slot / 2 : job->n_items - 1 - slot / 2;
-        attend_one(job, item / n_kv, item % n_kv, scratch);
+        attend_item(job, item, &tile);
     }
 }
 
 void attention_block(ThreadPool *pool, const AttentionSpec *spec, AttentionScratch *scratch,
                      const KvCache *cache, int layer, const float *q, int n, int pos, float *out) {
-    AttentionJob job = {spec, scratch, cache, layer, pos, n * spec->n_kv_heads, q, out};
+    /* raw keys rotated per length: every query needs its own rotation of the keys */
+    int per_query = spec->rope_at_attention && rope_depends_on_length(spec->rope_at_attention);
+    int query_tile = per_query ? 1 : QUERY_TILE;
+    int n_tiles = (n + query_tile - 1) / query_tile;
+    AttentionJob job = {spec, scratch, cache, layer, pos, n, n_tiles,
+                        n_tiles * spec->n_kv_heads, query_tile, q, out};
     parallel_for(pool, job.n_items, 1, attention_items, &job);
 }

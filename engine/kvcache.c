@@ -60,13 +60,14 @@ static void store_row(const KvCache *cache, unsigned char *dst, const float *src
     for (int i = 0; i < cache->kv_dim; i++) h[i] = float_to_half(src[i]);
 }
 
-static void load_row(const KvCache *cache, const unsigned char *src, float *dst) {
+static void load_part(const KvCache *cache, const unsigned char *row, int first, int count,
+                      float *dst) {
     if (cache->type == KV_F32) {
-        memcpy(dst, src, cache->row_bytes);
+        memcpy(dst, (const float *)row + first, (size_t)count * sizeof(float));
         return;
     }
-    const uint16_t *h = (const uint16_t *)src;
-    for (int i = 0; i < cache->kv_dim; i++) dst[i] = half_to_float(h[i]);
+    const uint16_t *h = (const uint16_t *)row + first;
+    for (int i = 0; i < count; i++) dst[i] = half_to_float(h[i]);
 }
 
 void kvcache_store(KvCache *cache, int layer, int position, const float *key, const float *value) {
@@ -76,17 +77,19 @@ void kvcache_store(KvCache *cache, int layer, int position, const float *key, co
 }
 
 void kvcache_load_key(const KvCache *cache, int layer, int position, float *out) {
-    load_row(cache, cache->keys + row_offset(cache, layer, position), out);
+    load_part(cache, cache->keys + row_offset(cache, layer, position), 0, cache->kv_dim, out);
 }
 
 void kvcache_load_value(const KvCache *cache, int layer, int position, float *out) {
-    load_row(cache, cache->values + row_offset(cache, layer, position), out);
+    load_part(cache, cache->values + row_offset(cache, layer, position), 0, cache->kv_dim, out);
 }
 
-const void *kvcache_key_row(const KvCache *cache, int layer, int position) {
-    return cache->keys + row_offset(cache, layer, position);
+void kvcache_load_key_part(const KvCache *cache, int layer, int position, int first, int count,
+                           float *out) {
+    load_part(cache, cache->keys + row_offset(cache, layer, position), first, count, out);
 }
 
-const void *kvcache_value_row(const KvCache *cache, int layer, int position) {
-    return cache->values + row_offset(cache, layer, position);
+void kvcache_load_value_part(const KvCache *cache, int layer, int position, int first,
+                             int count, float *out) {
+    load_part(cache, cache->values + row_offset(cache, layer, position), first, count, out);
 }

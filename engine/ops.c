@@ -13,15 +13,34 @@ void rmsnorm(float *out, const float *x, const float *weight, int n, float eps) 
     for (int i = 0; i < n; i++) out[i] = weight[i] * (scale * x[i]);
 }
 
+/* exp(x) for x <= 0, branch-free so that loops over it vectorise: x = n ln2 + r with
+ * |r| <= ln2/2 (ln2 split in two parts for exactness), e^r by its degree-6 Taylor polynomial
+ * (truncation error < (ln2/2)^7/7! = 1.2e-7 relative), and 2^n put in the exponent bits.
+ * Below -87.3 (where e^x < FLT_MIN) the result is 0. */
+static inline float exp_nonpositive(float x) {
+    x = x < -87.3f ? -87.3f : x;
+    /* round to nearest by adding and removing 1.5 * 2^23 (no library call in the loop) */
+    float n = (x * 1.44269504f + 12582912.0f) - 12582912.0f;
+    float r = x - n * 0.693145752f - n * 1.42860677e-6f;
+    float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.66666667e-1f + r * (4.16666667e-2f +
+              r * (8.33333333e-3f + r * 1.38888889e-3f)))));
+    int32_t bits = ((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
 void softmax(float *x, int n) {
     float max = x[0];
-    for (int i = 1; i < n; i++) if (x[i] > max) max = x[i];
-    double sum = 0.0;
+#pragma omp simd reduction(max : max)
+    for (int i = 1; i < n; i++) max = x[i] > max ? x[i] : max;
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
     for (int i = 0; i < n; i++) {
-        x[i] = expf(x[i] - max);
+        x[i] = exp_nonpositive(x[i] - max);
         sum += x[i];
     }
-    float inv = (float)(1.0 / sum);
+    float inv = 1.0f / sum;
     for (int i = 0; i < n; i++) x[i] *= inv;
 }
 
@@ -32,8 +51,9 @@ void swiglu(float *gate, const float *up, int n) {
     }
 }
 
-float dot_f32(const float *a, const float *b, int n) {
+float dot_f32(const float *restrict a, const float *restrict b, int n) {
     float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
     for (int i = 0; i < n; i++) sum += a[i] * b[i];
     return sum;
 }
@@ -96,14 +116,16 @@ static float dot_q8_0(const unsigned char *row, const float *x, int cols) {
         const int8_t *q = (const int8_t *)(row + 2);
         const float *xb = x + b * QK_BLOCK;
         float block = 0.0f;
+#pragma omp simd reduction(+ : block)
         for (int i = 0; i < QK_BLOCK; i++) block += q[i] * xb[i];
         sum += half_to_float(read_u16(row)) * block;
     }
     return sum;
 }
 
-static float dot_f16(const uint16_t *h, const float *x, int cols) {
+static float dot_f16(const uint16_t *restrict h, const float *restrict x, int cols) {
     float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
     for (int i = 0; i < cols; i++) sum += half_to_float(h[i]) * x[i];
     return sum;
 }

@@ -13,7 +13,7 @@ void rmsnorm(float *out, const float *x, const float *weight, int n, float eps);
 void softmax(float *x, int n);
 /* In place: gate = silu(gate) * up. */
 void swiglu(float *gate, const float *up, int n);
-float dot_f32(const float *a, const float *b, int n);
+float dot_f32(const float *restrict a, const float *restrict b, int n);
 /* y += a * x */
 void axpy_f32(float *y, float a, const float *x, int n);
 
