@@ -73,9 +73,11 @@ void test_skip(TestContext *t, const char *fmt, ...) {
 int test_failed(const TestContext *t) { return t->failures > 0; }
 
 const char *shared_path(const char *relative) {
-    static char path[1024];
+    static char slots[8][1024];
+    static int next;
+    char *path = slots[next++ % 8];
     const char *root = getenv("ROPEWALK_SHARED");
-    snprintf(path, sizeof path, "%s/%s", root && *root ? root : "../shared", relative);
+    snprintf(path, sizeof slots[0], "%s/%s", root && *root ? root : "../shared", relative);
     return access(path, R_OK) == 0 ? path : NULL;
 }
 
@@ -191,6 +193,8 @@ static void run_one(const char *suite, const TestCase *tc, Tally *tally) {
     int fds[2];
     if (pipe(fds) != 0) { perror("pipe"); exit(2); }
     fflush(NULL);
+    struct timespec started, ended;
+    clock_gettime(CLOCK_MONOTONIC, &started);
     pid_t pid = fork();
     if (pid == 0) {
         close(fds[0]);
@@ -208,6 +212,8 @@ static void run_one(const char *suite, const TestCase *tc, Tally *tally) {
     close(fds[0]);
     int status = 0;
     waitpid(pid, &status, 0);
+    clock_gettime(CLOCK_MONOTONIC, &ended);
+    double seconds = (double)(ended.tv_sec - started.tv_sec) + 1e-9 * (double)(ended.tv_nsec - started.tv_nsec);
     int skipped = strncmp(buf, "SKIP", 4) == 0;
     int crashed = !WIFEXITED(status);
     int failed = crashed || WEXITSTATUS(status) != 0;
@@ -221,7 +227,7 @@ static void run_one(const char *suite, const TestCase *tc, Tally *tally) {
         return;
     } else {
         tally->passed++;
-        if (getenv("TEST_VERBOSE")) printf("ok   %s.%s\n", suite, tc->name);
+        if (getenv("TEST_VERBOSE")) printf("ok   %s.%s (%.2f s)\n", suite, tc->name, seconds);
     }
     for (char *line = strtok(buf, "\n"); line && failed; line = strtok(NULL, "\n"))
         printf("     %s\n", line);

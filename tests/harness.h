@@ -33,7 +33,7 @@ int test_failed(const TestContext *t);
 #define SKIP(t, ...) do { test_skip((t), __VA_ARGS__); return; } while (0)
 
 /* Path of a file under ../shared (or $ROPEWALK_SHARED); NULL if it does not exist.
- * The string is static storage for the current test. */
+ * Static storage, one per call slot (up to 8 live at once). */
 const char *shared_path(const char *relative);
 /* Convenience: SKIP the test with a clear message when a shared file is absent. */
 #define REQUIRE_SHARED(t, var, relative) \

@@ -2,6 +2,7 @@
  * prompt position (float64 reference forward), greedy continuations, and the agreements
  * that must hold between paths (.bin vs .gguf, prefill vs decode, 1 vs 2 threads). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -53,7 +53,7 @@ int run_bench(Session *s, const RunOptions *o, char *err, size_t n) {
     int rc = ids && prefill_tps && decode_tps ? 0 : fail(err, n, "out of memory");
     if (rc == 0) fill_ids(ids, needed, transformer_vocab_size(s->transformer));
     for (int r = 0; r < o->bench_repeats && rc == 0; r++) {
-        BenchRun run;
+        BenchRun run = {0, 0};
         rc = bench_once(s, o, ids, &run, err, n);
         prefill_tps[r] = run.prefill_tps;
         decode_tps[r] = run.decode_tps;
