@@ -8,7 +8,7 @@ CC       ?= cc
 CXX      ?= c++
 BUILD    ?= build
 OPT      ?= -O2 -march=native
-CFLAGS   += -std=c11 $(OPT) -g -Wall -Wextra -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+CFLAGS   += -std=c11 $(OPT) -g -Wall -Wextra -fopenmp-simd -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
             -pthread $(shell pkg-config --cflags openblas 2>/dev/null)
 CXXFLAGS += -std=c++17 $(OPT) -g -Wall -Wextra
 LDLIBS   += $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas) \
@@ -17,14 +17,15 @@ LDLIBS   += $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas) \
 LIB_C    := $(wildcard util/*.c engine/*.c models/*.c tokenizer/*.c)
 LIB_CXX  := $(wildcard tokenizer/*.cc)
 LIB_OBJ  := $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_CXX:%.cc=$(BUILD)/%.o)
-RUN_C    := $(wildcard tools/run*.c)
+# ./run is tools/run.c over the modules tools/run_*.c (also linked into the tests)
+RUN_C    := $(wildcard tools/run_*.c)
 RUN_OBJ  := $(RUN_C:%.c=$(BUILD)/%.o)
-TOOLS    := $(patsubst tools/%.c,$(BUILD)/tools/%,$(filter-out $(RUN_C),$(wildcard tools/*.c)))
+TOOLS    := $(patsubst tools/%.c,$(BUILD)/tools/%,$(filter-out tools/run.c $(RUN_C),$(wildcard tools/*.c)))
 TEST_C   := $(wildcard tests/*.c)
 TEST_OBJ := $(TEST_C:%.c=$(BUILD)/%.o)
 RUN      := $(if $(filter build,$(BUILD)),run,$(BUILD)/run)
 
-.PHONY: all test sanitize bench clean
+.PHONY: all deps test sanitize bench demo clean
 all: $(RUN) $(BUILD)/run_tests $(TOOLS)
 
 $(BUILD)/%.o: %.c
@@ -38,20 +39,24 @@ $(BUILD)/%.o: %.cc
 $(BUILD)/libropewalk.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
-$(RUN): $(RUN_OBJ) $(BUILD)/libropewalk.a
+$(RUN): $(BUILD)/tools/run.o $(RUN_OBJ) $(BUILD)/libropewalk.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/tools/%: $(BUILD)/tools/%.o $(BUILD)/libropewalk.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/run_tests: $(TEST_OBJ) $(BUILD)/libropewalk.a
+$(BUILD)/run_tests: $(TEST_OBJ) $(RUN_OBJ) $(BUILD)/libropewalk.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
 
-test: $(RUN) $(BUILD)/run_tests
+deps:
+	./tools/install_deps.sh
+
+test: deps
+	$(MAKE) $(RUN) $(BUILD)/run_tests
 	RUN_BIN=./$(RUN) ./$(BUILD)/run_tests $(TEST_FILTER)
 
 SAN_FLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-sanitize:
+sanitize: deps
 	$(MAKE) BUILD=build/san OPT="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" \
 	    build/san/run build/san/run_tests
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
