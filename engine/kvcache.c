@@ -66,8 +66,7 @@ static void load_part(const KvCache *cache, const unsigned char *row, int first,
         memcpy(dst, (const float *)row + first, (size_t)count * sizeof(float));
         return;
     }
-    const uint16_t *h = (const uint16_t *)row + first;
-    for (int i = 0; i < count; i++) dst[i] = half_to_float(h[i]);
+    half_to_float_row((const uint16_t *)row + first, dst, count);
 }
 
 void kvcache_store(KvCache *cache, int layer, int position, const float *key, const float *value) {

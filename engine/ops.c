@@ -100,11 +100,7 @@ void dequantize_row(const Matrix *m, int row, float *out) {
     const unsigned char *p = row_pointer(m, row);
     switch (m->type) {
     case TENSOR_F32: memcpy(out, p, (size_t)m->cols * sizeof(float)); break;
-    case TENSOR_F16: {
-        const uint16_t *h = (const uint16_t *)p;
-        for (int i = 0; i < m->cols; i++) out[i] = half_to_float(h[i]);
-        break;
-    }
+    case TENSOR_F16: half_to_float_row((const uint16_t *)p, out, m->cols); break;
     case TENSOR_Q8_0: dequantize_q8_0(p, m->cols, out); break;
     case TENSOR_Q4_0: dequantize_q4_0(p, m->cols, out); break;
     }

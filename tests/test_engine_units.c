@@ -27,6 +27,26 @@ static void test_half_conversion(TestContext *t) {
     CHECK(t, isinf(half_to_float(0x7C00)) && isnan(half_to_float(0x7E00)), "inf/nan decode");
 }
 
+/* The portable conversions against the hardware's (x86 F16C), for every half and a sweep
+ * of floats; on a build without F16C both names are the same code and this is trivial. */
+static void test_half_portable_matches_hardware(TestContext *t) {
+    for (uint32_t h = 0; h < 65536; h++) {
+        float a = half_to_float_portable((uint16_t)h), b = half_to_float((uint16_t)h);
+        if (memcmp(&a, &b, sizeof a) != 0 && !(isnan(a) && isnan(b))) {
+            CHECK(t, 0, "half %04x: portable %g, hardware %g", h, a, b);
+            return;
+        }
+    }
+    for (int i = 0; i < 200000; i++) {
+        float f = ldexpf((float)(i % 9973) / 9973.0f + 1.0f, i % 40 - 28) * (i % 2 ? -1.0f : 1.0f);
+        if (float_to_half_portable(f) != float_to_half(f)) {
+            CHECK(t, 0, "float %.9g: portable %04x, hardware %04x", f, float_to_half_portable(f),
+                  float_to_half(f));
+            return;
+        }
+    }
+}
+
 static void test_rmsnorm_by_hand(TestContext *t) {
     /* x = (3, 4): mean square 12.5, rms 3.5355339; with weights (1, 2): (0.8485281, 2.2627417) */
     float x[2] = {3, 4}, w[2] = {1, 2}, out[2];
@@ -191,6 +211,7 @@ static void test_parallel_for_covers_once(TestContext *t) {
 
 static const TestCase engine_unit_tests[] = {
     {"half_conversion", test_half_conversion},
+    {"half_portable_matches_hardware", test_half_portable_matches_hardware},
     {"rmsnorm_by_hand", test_rmsnorm_by_hand},
     {"softmax_and_swiglu_by_hand", test_softmax_and_swiglu_by_hand},
     {"q8_0_row", test_q8_0_row},

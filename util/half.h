@@ -6,7 +6,11 @@
 #include <stdint.h>
 #include <string.h>
 
-static inline float half_to_float(uint16_t h) {
+#if defined(__F16C__)
+#include <immintrin.h>
+#endif
+
+static inline float half_to_float_portable(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16;
     uint32_t exponent = (h >> 10) & 0x1f;
     uint32_t mantissa = h & 0x3ff;
@@ -31,7 +35,7 @@ static inline float half_to_float(uint16_t h) {
 }
 
 /* Round-to-nearest-even float32 -> binary16, with overflow to infinity. */
-static inline uint16_t float_to_half(float f) {
+static inline uint16_t float_to_half_portable(float f) {
     uint32_t x;
     memcpy(&x, &f, sizeof x);
     uint32_t sign = (x >> 16) & 0x8000;
@@ -53,6 +57,33 @@ static inline uint16_t float_to_half(float f) {
     }
     uint32_t rounded = abs_bits + 0xfff + ((abs_bits >> 13) & 1);
     return (uint16_t)(sign | ((rounded - 0x38000000u) >> 13));
+}
+
+/* The hardware conversion where the build target has it (x86 F16C); same results. */
+static inline float half_to_float(uint16_t h) {
+#if defined(__F16C__)
+    return _cvtsh_ss(h);
+#else
+    return half_to_float_portable(h);
+#endif
+}
+
+static inline uint16_t float_to_half(float f) {
+#if defined(__F16C__)
+    return (uint16_t)_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT);
+#else
+    return float_to_half_portable(f);
+#endif
+}
+
+/* n halves to floats. */
+static inline void half_to_float_row(const uint16_t *in, float *out, int n) {
+    int i = 0;
+#if defined(__F16C__)
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(in + i))));
+#endif
+    for (; i < n; i++) out[i] = half_to_float(in[i]);
 }
 
 #endif
