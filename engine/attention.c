@@ -15,9 +15,10 @@
 enum { QUERY_TILE = 16 };
 
 static size_t floats_per_thread(const AttentionSpec *spec, int context) {
-    /* K^T and V^T tiles, one row of scores, a key row; with raw keys also the cos/sin
-     * table of every key position */
-    size_t table = spec->rope_at_attention ? (size_t)spec->head_dim * (size_t)context : 0;
+    /* K^T and V^T tiles, one row of scores, a key row; with raw keys whose frequencies
+     * depend on the length, also the cos/sin table of every key position */
+    size_t table = spec->rope_at_attention && rope_depends_on_length(spec->rope_at_attention)
+                       ? (size_t)spec->head_dim * (size_t)context : 0;
     return (2 * (size_t)spec->head_dim + 1) * (size_t)context + 2 * (size_t)spec->head_dim + table;
 }
 
@@ -53,7 +54,8 @@ typedef struct {
     int stride;          /* = number of key positions in the tile */
     float *scores;       /* [stride] */
     float *row;          /* head_dim floats */
-    float *cos_sin;      /* [position][rotary_dim]: cos/sin table for raw keys */
+    const float *cos_sin; /* [position][rotary_dim]: cos/sin table for raw keys */
+    float *own_cos_sin;   /* this thread's table, for frequencies that vary */
 } Tile;
 
 /* cos/sin of every key position 0..length-1 with the frequencies of a sequence of
@@ -64,6 +66,8 @@ enum { ANGLE_ANCHOR = 256 };
 
 static void fill_key_angles(const AttentionJob *job, int length, Tile *tile) {
     const RopeConfig *rope = job->spec->rope_at_attention;
+    if (job->spec->key_angles) return; /* fixed frequencies: the shared table holds them */
+    tile->cos_sin = tile->own_cos_sin;
     int pairs = rope->rotary_dim / 2;
     double inv_freq[ROPE_MAX_PAIRS];
     double factor = rope_inv_freq(rope, length, inv_freq);
@@ -74,7 +78,7 @@ static void fill_key_angles(const AttentionJob *job, int length, Tile *tile) {
                 c = cos((double)j * inv_freq[k]);
                 s = sin((double)j * inv_freq[k]);
             }
-            float *cs = tile->cos_sin + (size_t)j * rope->rotary_dim + 2 * k;
+            float *cs = tile->own_cos_sin + (size_t)j * rope->rotary_dim + 2 * k;
             cs[0] = (float)(factor * c);
             cs[1] = (float)(factor * s);
             double next_c = c * step_c - s * step_s;
@@ -132,7 +136,8 @@ static Tile thread_tile(const AttentionJob *job, int thread) {
     tile.vt = base + (size_t)hd * context;
     tile.scores = base + 2 * (size_t)hd * context;
     tile.row = tile.scores + context;
-    tile.cos_sin = tile.row + 2 * hd;
+    tile.own_cos_sin = tile.row + 2 * hd;
+    tile.cos_sin = job->spec->key_angles ? job->spec->key_angles : tile.own_cos_sin;
     tile.stride = 0;
     return tile;
 }
@@ -188,5 +193,9 @@ void attention_block(ThreadPool *pool, const AttentionSpec *spec, AttentionScrat
     int n_tiles = (n + QUERY_TILE - 1) / QUERY_TILE;
     AttentionJob job = {spec, scratch, cache, layer, pos, n, n_tiles,
                         per_query ? n : n_tiles * spec->n_kv_heads, QUERY_TILE, per_query, q, out};
-    parallel_for(pool, job.n_items, 1, attention_items, &job);
+    /* an item reads (pos + n) keys and values per head it serves */
+    double heads_per_item = per_query ? spec->n_heads : (double)spec->n_heads / spec->n_kv_heads;
+    double cost = (double)(pos + n) * spec->head_dim * 2.0 * heads_per_item *
+                  (per_query ? 1 : QUERY_TILE < n ? QUERY_TILE : n);
+    parallel_for(pool, job.n_items, min_chunk_for_cost(cost), attention_items, &job);
 }

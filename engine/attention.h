@@ -13,6 +13,8 @@ typedef struct {
     int n_heads, n_kv_heads, head_dim;
     RopeLayout layout;
     const RopeConfig *rope_at_attention; /* NULL: keys in the cache are already rotated */
+    const float *key_angles;  /* raw keys with fixed frequencies: cos/sin of every position
+                                 [context][rotary_dim], computed once; NULL otherwise */
 } AttentionSpec;
 
 typedef struct {

@@ -66,7 +66,8 @@ static void sgemm_rows(const float *x, int n_tokens, const float *w_rows, int n_
 void matmul(Matmul *mm, const Matrix *w, const float *x, int n_tokens, float *y) {
     if (n_tokens < SGEMM_MIN_TOKENS) {
         RowJob job = {w, x, y, n_tokens, 0, NULL};
-        parallel_for(mm->pool, w->rows, 16, row_dots, &job);
+        parallel_for(mm->pool, w->rows, min_chunk_for_cost((double)w->cols * n_tokens), row_dots,
+                     &job);
         return;
     }
     if (w->type == TENSOR_F32) {
@@ -76,7 +77,7 @@ void matmul(Matmul *mm, const Matrix *w, const float *x, int n_tokens, float *y)
     for (int row0 = 0; row0 < w->rows; row0 += mm->tile_rows) {
         int n_rows = w->rows - row0 < mm->tile_rows ? w->rows - row0 : mm->tile_rows;
         RowJob job = {w, x, y, n_tokens, row0, mm->tile};
-        parallel_for(mm->pool, n_rows, 8, dequantize_tile_rows, &job);
+        parallel_for(mm->pool, n_rows, min_chunk_for_cost(w->cols), dequantize_tile_rows, &job);
         sgemm_rows(x, n_tokens, mm->tile, n_rows, w->cols, y + row0, w->rows);
     }
 }

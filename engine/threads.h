@@ -19,4 +19,8 @@ int thread_pool_size(const ThreadPool *pool);
  * thread, and returns when all are done. A NULL pool runs everything on the caller. */
 void parallel_for(ThreadPool *pool, int n, int min_chunk, RangeFn fn, void *ctx);
 
+/* The min_chunk that gives each thread enough work to be worth waking, for items that
+ * cost about cost_per_item multiply-adds each. */
+int min_chunk_for_cost(double cost_per_item);
+
 #endif

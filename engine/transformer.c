@@ -32,6 +32,9 @@ struct Transformer {
     float *act_block;               /* one allocation behind act */
     double fixed_inv_freq[ROPE_MAX_PAIRS];
     double fixed_attention_factor;  /* when theta' does not depend on the length */
+    size_t activation_bytes;        /* behind act_block */
+    float *key_angles;              /* see AttentionSpec.key_angles */
+    long evicted;                   /* tokens dropped by the overflow policy */
 };
 
 static size_t activation_floats(const Config *c, int batch) {
@@ -48,9 +51,29 @@ static int max_cols(const Config *c) {
 }
 
 static AttentionSpec attention_spec(const Config *c, const EngineOptions *o) {
-    AttentionSpec spec = {c->n_heads, c->n_kv_heads, c->head_dim, c->rope_layout, NULL};
+    AttentionSpec spec = {c->n_heads, c->n_kv_heads, c->head_dim, c->rope_layout, NULL, NULL};
     if (o->key_policy == KEYS_ROTATED_AT_ATTENTION) spec.rope_at_attention = &o->rope;
     return spec;
+}
+
+/* Raw keys with frequencies that do not depend on the length: one cos/sin table for every
+ * position, computed once (bytes; 0 when not used). */
+static size_t key_angle_bytes(const EngineOptions *o) {
+    if (o->key_policy != KEYS_ROTATED_AT_ATTENTION || rope_depends_on_length(&o->rope)) return 0;
+    return (size_t)o->context * (size_t)o->rope.rotary_dim * sizeof(float);
+}
+
+static int build_key_angles(Transformer *t) {
+    size_t bytes = key_angle_bytes(&t->options);
+    if (bytes == 0) return 0;
+    int rot = t->options.rope.rotary_dim;
+    t->key_angles = malloc(bytes);
+    if (!t->key_angles) return -1;
+    for (int p = 0; p < t->options.context; p++)
+        rope_cos_sin(t->fixed_inv_freq, rot / 2, t->fixed_attention_factor, p,
+                     t->key_angles + (size_t)p * rot);
+    t->attention.key_angles = t->key_angles;
+    return 0;
 }
 
 void transformer_memory_plan(const Config *config, const EngineOptions *options,
@@ -60,7 +83,8 @@ void transformer_memory_plan(const Config *config, const EngineOptions *options,
                                    config->n_kv_heads * config->head_dim);
     plan->activations = activation_floats(config, options->max_batch) * sizeof(float) +
                         matmul_scratch_bytes(max_cols(config)) +
-                        attention_scratch_bytes(&spec, options->context, options->threads);
+                        attention_scratch_bytes(&spec, options->context, options->threads) +
+                        key_angle_bytes(options);
     plan->total = plan->kv_cache + plan->activations;
 }
 
@@ -82,8 +106,20 @@ static void carve_activations(Transformer *t) {
     a->cos_sin = p;
 }
 
+static int check_overflow(const EngineOptions *o, char *err, size_t n) {
+    if (o->overflow == OVERFLOW_STOP) return 0;
+    if (o->keep < 0 || o->keep >= o->context)
+        return fail(err, n, "%d kept/sink tokens leave no room in a context of %d", o->keep,
+                    o->context);
+    if (o->overflow == OVERFLOW_STREAM && o->key_policy != KEYS_ROTATED_AT_ATTENTION)
+        return fail(err, n, "streaming re-assigns positions inside the window, so keys must be "
+                    "cached raw and rotated at attention (--rope-keys attention)");
+    return 0;
+}
+
 static int check_options(const Config *c, const EngineOptions *o, char *err, size_t n) {
     if (o->context < 1) return fail(err, n, "context %d must be at least 1", o->context);
+    if (check_overflow(o, err, n) != 0) return -1;
     if (o->max_batch < 1) return fail(err, n, "batch size %d must be at least 1", o->max_batch);
     if (o->threads < 1) return fail(err, n, "thread count %d must be at least 1", o->threads);
     if (o->rope.head_dim != c->head_dim)
@@ -105,9 +141,14 @@ int transformer_create(Transformer **out, const Model *model, const EngineOption
     if (t->options.max_batch > t->options.context) t->options.max_batch = t->options.context;
     t->attention = attention_spec(&t->config, &t->options);
     t->fixed_attention_factor = rope_inv_freq(&t->options.rope, 1, t->fixed_inv_freq);
+    if (build_key_angles(t) != 0) {
+        transformer_free(t);
+        return fail(err, err_size, "out of memory for the key angle table");
+    }
     openblas_set_num_threads(options->threads);
     const Config *c = &t->config;
-    t->act_block = malloc(activation_floats(c, t->options.max_batch) * sizeof(float));
+    t->activation_bytes = activation_floats(c, t->options.max_batch) * sizeof(float);
+    t->act_block = malloc(t->activation_bytes);
     if (!t->act_block) { transformer_free(t); return fail(err, err_size, "out of memory for activations"); }
     carve_activations(t);
     if (!(t->pool = thread_pool_create(options->threads, err, err_size)) ||
@@ -122,6 +163,7 @@ int transformer_create(Transformer **out, const Model *model, const EngineOption
         transformer_free(t);
         return fail(err, err_size, "out of memory for attention scratch");
     }
+    kvcache_reset(&t->cache, t->options.overflow == OVERFLOW_STOP ? 0 : t->options.keep);
     *out = t;
     return 0;
 }
@@ -129,6 +171,7 @@ int transformer_create(Transformer **out, const Model *model, const EngineOption
 void transformer_free(Transformer *t) {
     if (!t) return;
     attention_scratch_free(&t->attention_scratch);
+    free(t->key_angles);
     kvcache_free(&t->cache);
     matmul_free(&t->matmul);
     thread_pool_free(t->pool);
@@ -136,7 +179,16 @@ void transformer_free(Transformer *t) {
     free(t);
 }
 
+size_t transformer_allocated_bytes(const Transformer *t) {
+    return t->activation_bytes + t->cache.bytes + matmul_scratch_bytes(t->matmul.max_cols) +
+           key_angle_bytes(&t->options) +
+           t->attention_scratch.floats_per_thread * (size_t)t->attention_scratch.threads *
+               sizeof(float);
+}
+
 int transformer_vocab_size(const Transformer *t) { return t->config.vocab_size; }
+int transformer_cached(const Transformer *t) { return t->cache.n_cached; }
+long transformer_evicted(const Transformer *t) { return t->evicted; }
 int transformer_context(const Transformer *t) { return t->options.context; }
 int transformer_max_batch(const Transformer *t) { return t->options.max_batch; }
 
@@ -216,18 +268,29 @@ static void ffn_layer(Transformer *t, const LayerWeights *w, int n) {
     add_into(a->x, a->xb, (size_t)n * c->dim);
 }
 
-static int first_non_finite(const float *x, size_t n) {
+static long first_non_finite(const float *x, size_t n) {
     for (size_t i = 0; i < n; i++)
-        if (!isfinite(x[i])) return (int)i;
+        if (!isfinite(x[i])) return (long)i;
     return -1;
+}
+
+/* The residual stream after each layer is checked (n x dim floats, cheap next to the layer
+ * itself), so a NaN or Inf is reported where it first appears. */
+static int check_layer(const Transformer *t, int layer, int n, int pos, char *err, size_t size) {
+    long bad = first_non_finite(t->act.x, (size_t)n * t->config.dim);
+    if (bad < 0) return 0;
+    return fail(err, size, "non-finite activation (NaN or Inf) after layer %d at position %ld",
+                layer, pos + bad / t->config.dim);
 }
 
 const float *transformer_forward(Transformer *t, const int *tokens, int n, int pos,
                                  int all_logits, char *err, size_t err_size) {
     const Config *c = &t->config;
-    if (n < 1 || n > t->options.max_batch || pos < 0 || pos + n > t->options.context) {
-        fail(err, err_size, "forward of %d tokens at position %d does not fit (context %d, batch %d)",
-             n, pos, t->options.context, t->options.max_batch);
+    if (n < 1 || n > t->options.max_batch || pos < 0 || pos + n > t->options.context ||
+        pos > t->cache.n_cached) {
+        fail(err, err_size, "forward of %d tokens at position %d does not fit (context %d, "
+             "batch %d, %d cached)", n, pos, t->options.context, t->options.max_batch,
+             t->cache.n_cached);
         return NULL;
     }
     for (int i = 0; i < n; i++)
@@ -235,12 +298,15 @@ const float *transformer_forward(Transformer *t, const int *tokens, int n, int p
             fail(err, err_size, "token id %d is outside the vocabulary (0..%d)", tokens[i], c->vocab_size - 1);
             return NULL;
         }
+    if (pos == 0) kvcache_reset(&t->cache, t->cache.n_pinned);
+    t->cache.n_cached = pos + n;
     embed_tokens(t, tokens, n);
     fill_rope_tables(t, n, pos);
     for (int l = 0; l < c->n_layers; l++) {
         const LayerWeights *w = &t->model->weights.layers[l];
         attention_layer(t, w, l, n, pos);
         ffn_layer(t, w, n);
+        if (check_layer(t, l, n, pos, err, err_size) != 0) return NULL;
     }
     int first = all_logits ? 0 : n - 1, rows = all_logits ? n : 1;
     float *xf = t->act.xb + (size_t)first * c->dim;
@@ -248,11 +314,69 @@ const float *transformer_forward(Transformer *t, const int *tokens, int n, int p
         rmsnorm(xf + (size_t)i * c->dim, t->act.x + (size_t)(first + i) * c->dim,
                 t->model->weights.rms_final, c->dim, c->rms_eps);
     matmul(&t->matmul, &t->model->weights.classifier, xf, rows, t->act.logits);
-    int bad = first_non_finite(t->act.logits, (size_t)rows * c->vocab_size);
+    long bad = first_non_finite(t->act.logits, (size_t)rows * c->vocab_size);
     if (bad >= 0) {
-        fail(err, err_size, "non-finite logit at position %d (token %d of the block)",
-             pos + first + bad / c->vocab_size, first + bad / c->vocab_size);
+        fail(err, err_size, "non-finite logit (NaN or Inf) in the classifier at position %ld",
+             pos + first + bad / c->vocab_size);
         return NULL;
     }
     return t->act.logits;
+}
+
+/* Rotates the cached keys of positions first..n_cached-1 back by delta positions:
+ * R(theta (p - delta)) = R(-theta delta) R(theta p) for fixed frequencies. */
+static void rerotate_keys(Transformer *t, int first, int delta) {
+    const Config *c = &t->config;
+    float cos_sin[2 * ROPE_MAX_PAIRS], *row = t->act.k;
+    rope_cos_sin(t->fixed_inv_freq, c->rotary_dim / 2, 1.0, -(double)delta, cos_sin);
+    for (int l = 0; l < c->n_layers; l++)
+        for (int p = first; p < t->cache.n_cached; p++) {
+            kvcache_load_key(&t->cache, l, p, row);
+            kvcache_load_value(&t->cache, l, p, t->act.v);
+            rope_rotate(row, c->n_kv_heads, c->head_dim, c->rotary_dim, c->rope_layout, cos_sin);
+            kvcache_store(&t->cache, l, p, row, t->act.v);
+        }
+}
+
+/* Makes room for n tokens under the overflow policy. */
+static int make_room(Transformer *t, int n, char *err, size_t size) {
+    KvCache *cache = &t->cache;
+    int free_slots = cache->capacity - cache->n_cached;
+    if (n <= free_slots) return 0;
+    int evictable = cache->n_cached - cache->n_pinned;
+    int needed = n - free_slots;
+    switch (t->options.overflow) {
+    case OVERFLOW_STOP:
+        return fail(err, size, "the context of %d tokens is full (use -c, --stream-window or "
+                    "--context-shift)", cache->capacity);
+    case OVERFLOW_STREAM:
+        break;
+    case OVERFLOW_SHIFT:
+        if (needed < evictable / 2) needed = evictable / 2;
+        break;
+    }
+    if (needed > evictable)
+        return fail(err, size, "a block of %d tokens does not fit beside %d kept tokens in a "
+                    "cache of %d", n, cache->n_pinned, cache->capacity);
+    kvcache_evict(cache, needed);
+    t->evicted += needed;
+    if (t->options.key_policy == KEYS_ROTATED_AT_STORE)
+        rerotate_keys(t, cache->n_pinned, needed);
+    return 0;
+}
+
+const float *transformer_append(Transformer *t, const int *tokens, int n, int all_logits,
+                                char *err, size_t err_size) {
+    if (n < 1 || n > t->options.max_batch) {
+        fail(err, err_size, "append of %d tokens (batch %d)", n, t->options.max_batch);
+        return NULL;
+    }
+    if (make_room(t, n, err, err_size) != 0) return NULL;
+    int pos = t->cache.n_cached;
+    return transformer_forward(t, tokens, n, pos, all_logits, err, err_size);
+}
+
+void transformer_reset(Transformer *t) {
+    kvcache_reset(&t->cache, t->cache.n_pinned);
+    t->evicted = 0;
 }

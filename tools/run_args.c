@@ -91,8 +91,12 @@ static int parse_valued(RunOptions *o, const char *flag, const char *v, int *rc,
         *rc = parse_int(flag, v, 1, 1 << 20, &o->batch, err, n);
     else if (!strcmp(flag, "--kv-type")) {
         if (kv_type_from_name(v, &o->kv_type) != 0)
-            *rc = fail(err, n, "--kv-type: '%s' is not one of f32, f16", v);
+            *rc = fail(err, n, "--kv-type: '%s' is not one of f32, f16, q8_0", v);
     } else if (!strcmp(flag, "--rope-keys")) *rc = parse_key_policy(v, &o->key_policy, err, n);
+    else if (!strcmp(flag, "--stream-window"))
+        *rc = parse_int(flag, v, 2, 1 << 28, &o->stream_window, err, n);
+    else if (!strcmp(flag, "--sinks")) *rc = parse_int(flag, v, 0, 1 << 28, &o->sinks, err, n);
+    else if (!strcmp(flag, "--keep")) *rc = parse_int(flag, v, 0, 1 << 28, &o->keep, err, n);
     else if (!strcmp(flag, "--bench-prompt"))
         *rc = parse_int(flag, v, 0, 1 << 24, &o->bench_prompt, err, n);
     else if (!strcmp(flag, "--bench-gen")) *rc = parse_int(flag, v, 0, 1 << 24, &o->bench_gen, err, n);
@@ -108,6 +112,7 @@ static int parse_switch(RunOptions *o, const char *flag) {
     if (!strcmp(flag, "--print-rope")) o->mode = RUN_PRINT_ROPE;
     else if (!strcmp(flag, "--bench")) o->mode = RUN_BENCH;
     else if (!strcmp(flag, "-v") || !strcmp(flag, "--verbose")) o->verbose = 1;
+    else if (!strcmp(flag, "--context-shift")) o->context_shift = 1;
     else return 0;
     return 1;
 }
@@ -116,7 +121,8 @@ static int is_valued_flag(const char *flag) {
     static const char *const valued[] = {
         "-p", "--prompt", "-m", "--model", "--tokenizer", "-n", "--n-predict", "--temp",
         "--top-p", "-s", "--seed", "-c", "--ctx-size", "-t", "--threads", "-b",
-        "--batch-size", "--kv-type", "--rope-keys", "--bench-prompt", "--bench-gen",
+        "--batch-size", "--kv-type", "--rope-keys", "--stream-window", "--sinks", "--keep",
+        "--bench-prompt", "--bench-gen",
         "--bench-depth", "--bench-repeats", NULL};
     for (int i = 0; valued[i]; i++)
         if (!strcmp(flag, valued[i])) return 1;
@@ -152,6 +158,12 @@ int run_args_parse(RunOptions *o, int argc, char **argv, char *err, size_t err_s
         if (parse_one(o, argc, argv, &i, err, err_size) != 0) return -1;
     }
     if (o->ppl.text_path && o->mode == RUN_GENERATE) o->mode = RUN_PERPLEXITY;
+    if (o->stream_window && o->context_shift)
+        return fail(err, err_size, "--stream-window and --context-shift are two answers to a full "
+                    "cache: choose one");
+    if (o->stream_window && o->sinks >= o->stream_window)
+        return fail(err, err_size, "--sinks %d leaves no room in --stream-window %d", o->sinks,
+                    o->stream_window);
     if (!o->model_path && o->mode != RUN_PRINT_ROPE)
         return fail(err, err_size, "no model file given (usage: ./run MODEL [options]; see --help)");
     return 0;
@@ -176,10 +188,17 @@ void run_args_help(FILE *out) {
         "  -c, --ctx-size N       context length (default: the model's training context)\n"
         "  -t, --threads N        threads (default: number of cores)\n"
         "  -b, --batch-size N     most tokens per forward pass in prefill (default 512)\n"
-        "  --kv-type T            KV cache type: f32, f16 (default f16)\n"
+        "  --kv-type T            KV cache type: f32, f16, q8_0 (default f16)\n"
         "  --rope-keys P          store: cache keys rotated (fast); attention: cache raw keys\n"
         "                         and rotate with the current frequencies (exact for dynamic);\n"
         "                         auto: attention for dynamic/longrope, else store (default)\n"
+        "  --stream-window W      StreamingLLM: a cache of W positions; when full, keep the\n"
+        "                         sinks and the most recent tokens, positions re-assigned\n"
+        "                         inside the window (generation runs without end)\n"
+        "  --sinks S              attention-sink tokens kept at the start (default 0)\n"
+        "  --context-shift        llama.cpp's answer to a full cache: keep --keep tokens, drop\n"
+        "                         half of the rest, re-rotate the cached keys (default off)\n"
+        "  --keep N               tokens kept by --context-shift (default 0)\n"
         "  -v, --verbose          more detail on stderr\n"
         "bench:\n"
         "  --bench-prompt N       prompt tokens to prefill (default 512)\n"

@@ -28,6 +28,8 @@ typedef struct {
     int batch;                  /* -b: most tokens per forward call */
     KvType kv_type;
     int key_policy;             /* KEY_POLICY_AUTO or a KeyRotationPolicy */
+    int stream_window, sinks;   /* --stream-window W --sinks S (0: off) */
+    int context_shift, keep;    /* --context-shift, --keep N */
     int bench_prompt, bench_gen, bench_depth, bench_repeats;
     int verbose;
     RopeOptions rope;

@@ -32,12 +32,12 @@ int encode_prompt(const Session *s, const char *prompt, int **ids, int *n_ids, c
     return 0;
 }
 
-const float *prefill(Session *s, const int *ids, int n, int pos, char *err, size_t err_size) {
+const float *prefill(Session *s, const int *ids, int n, char *err, size_t err_size) {
     const float *logits = NULL;
     int batch = transformer_max_batch(s->transformer);
     for (int done = 0; done < n; done += batch) {
         int m = n - done < batch ? n - done : batch;
-        logits = transformer_forward(s->transformer, ids + done, m, pos + done, 0, err, err_size);
+        logits = transformer_append(s->transformer, ids + done, m, 0, err, err_size);
         if (!logits) return NULL;
     }
     return logits;
@@ -57,10 +57,12 @@ static uint64_t choose_seed(const RunOptions *o) {
     return (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20);
 }
 
-/* Samples up to n_predict tokens after the prompt; returns how many were produced. */
+/* Samples up to n_predict tokens after the prompt; returns how many were produced. With
+ * no overflow policy the sequence ends at the context. */
 static int decode_loop(Session *s, const RunOptions *o, Sampler *sampler, const float *logits,
-                       int pos, int prev, char *err, size_t err_size) {
+                       int prev, char *err, size_t err_size) {
     int context = transformer_context(s->transformer), eos = tokenizer_eos(s->tokenizer);
+    int bounded = s->engine.overflow == OVERFLOW_STOP;
     int produced = 0;
     while (produced < o->n_predict) {
         int next = sampler_next(sampler, logits);
@@ -68,10 +70,13 @@ static int decode_loop(Session *s, const RunOptions *o, Sampler *sampler, const 
         emit(s, prev, next);
         produced++;
         prev = next;
-        if (produced == o->n_predict || pos >= context) break;
-        logits = transformer_forward(s->transformer, &next, 1, pos, 0, err, err_size);
+        if (produced == o->n_predict) break;
+        if (bounded && transformer_cached(s->transformer) >= context) {
+            fprintf(stderr, "\n[context of %d tokens is full: stopping]\n", context);
+            break;
+        }
+        logits = transformer_append(s->transformer, &next, 1, 0, err, err_size);
         if (!logits) return -1;
-        pos++;
     }
     return produced;
 }
@@ -87,18 +92,20 @@ int run_generate(Session *s, const RunOptions *o, char *err, size_t err_size) {
     }
     for (int i = 1; i < n_ids; i++) emit(s, ids[i - 1], ids[i]);
     double t0 = monotonic_seconds();
-    const float *logits = prefill(s, ids, n_ids, 0, err, err_size);
+    const float *logits = prefill(s, ids, n_ids, err, err_size);
     double t1 = monotonic_seconds();
-    int produced = logits ? decode_loop(s, o, &sampler, logits, n_ids, ids[n_ids - 1], err,
-                                        err_size) : -1;
+    int produced = logits ? decode_loop(s, o, &sampler, logits, ids[n_ids - 1], err, err_size)
+                          : -1;
     double t2 = monotonic_seconds();
     sampler_free(&sampler);
     free(ids);
     if (produced < 0) return -1;
     printf("\n");
     fprintf(stderr, "prompt: %d tokens in %.3f s (%.1f tok/s); generated: %d tokens in %.3f s "
-            "(%.1f tok/s)\n", n_ids, t1 - t0, n_ids / (t1 - t0 > 0 ? t1 - t0 : 1e-9), produced,
-            t2 - t1, produced / (t2 - t1 > 0 ? t2 - t1 : 1e-9));
+            "(%.1f tok/s); cache %d positions, %ld evicted\n", n_ids, t1 - t0,
+            n_ids / (t1 - t0 > 0 ? t1 - t0 : 1e-9), produced, t2 - t1,
+            produced / (t2 - t1 > 0 ? t2 - t1 : 1e-9), transformer_cached(s->transformer),
+            transformer_evicted(s->transformer));
     return 0;
 }
 

@@ -12,9 +12,9 @@ double monotonic_seconds(void);
  * malloc'd. */
 int encode_prompt(const Session *s, const char *prompt, int **ids, int *n_ids, char *err,
                   size_t err_size);
-/* Feeds ids[0..n) from position pos in blocks of the engine's batch; returns the last
- * token's logits. */
-const float *prefill(Session *s, const int *ids, int n, int pos, char *err, size_t err_size);
+/* Appends ids[0..n) to the cached sequence in blocks of the engine's batch; returns the
+ * last token's logits. */
+const float *prefill(Session *s, const int *ids, int n, char *err, size_t err_size);
 
 int run_generate(Session *s, const RunOptions *o, char *err, size_t err_size);
 int run_print_rope(const RunOptions *o, char *err, size_t err_size);

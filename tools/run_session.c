@@ -78,10 +78,11 @@ static int check_memory_plan(const Session *s, char *err, size_t n) {
     if (available == 0 || total <= available) return 0;
     size_t budget = available > weights ? available - weights : 0;
     return fail(err, n, "context %d needs %.0f MiB but only %.0f MiB is available: the largest "
-                "-c that fits is %d with --kv-type f16, %d with --kv-type f32",
+                "-c that fits is %d with --kv-type f32, %d with f16, %d with q8_0",
                 s->engine.context, mib(total), mib(available),
+                largest_context(c, s->engine, KV_F32, budget),
                 largest_context(c, s->engine, KV_F16, budget),
-                largest_context(c, s->engine, KV_F32, budget));
+                largest_context(c, s->engine, KV_Q8_0, budget));
 }
 
 static int engine_options(Session *s, const RunOptions *o, char *err, size_t n) {
@@ -89,6 +90,14 @@ static int engine_options(Session *s, const RunOptions *o, char *err, size_t n) 
     EngineOptions *e = &s->engine;
     memset(e, 0, sizeof *e);
     e->context = o->context > 0 ? o->context : c->context_length;
+    if (o->stream_window) {
+        e->context = o->stream_window;
+        e->overflow = OVERFLOW_STREAM;
+        e->keep = o->sinks;
+    } else if (o->context_shift) {
+        e->overflow = OVERFLOW_SHIFT;
+        e->keep = o->keep;
+    }
     e->max_batch = o->batch;
     e->threads = o->threads;
     e->kv_type = o->kv_type;
@@ -96,8 +105,8 @@ static int engine_options(Session *s, const RunOptions *o, char *err, size_t n) 
         return -1;
     e->key_policy = (KeyRotationPolicy)o->key_policy;
     if (o->key_policy == KEY_POLICY_AUTO)
-        e->key_policy = rope_depends_on_length(&e->rope) ? KEYS_ROTATED_AT_ATTENTION
-                                                         : KEYS_ROTATED_AT_STORE;
+        e->key_policy = rope_depends_on_length(&e->rope) || e->overflow == OVERFLOW_STREAM
+                            ? KEYS_ROTATED_AT_ATTENTION : KEYS_ROTATED_AT_STORE;
     return 0;
 }
 
@@ -109,11 +118,16 @@ static void print_settings(const Session *s) {
             c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim,
             c->vocab_size, c->context_length);
     rope_print_settings(stderr, &s->engine.rope, s->engine.context);
-    fprintf(stderr, "engine: context %d, batch %d, %d threads, KV %s, keys rotated %s\n",
-            s->engine.context, s->engine.max_batch, s->engine.threads,
+    static const char *const overflow_names[] = {
+        "stop at the context", "streaming window with attention sinks", "context shift"};
+    fprintf(stderr, "engine: context %d, batch %d, %d threads, KV %s, keys rotated %s, "
+            "when full: %s", s->engine.context, s->engine.max_batch, s->engine.threads,
             kv_type_name(s->engine.kv_type),
             s->engine.key_policy == KEYS_ROTATED_AT_STORE ? "when stored"
-                                                          : "at attention (exact)");
+                                                          : "at attention (exact)",
+            overflow_names[s->engine.overflow]);
+    if (s->engine.overflow != OVERFLOW_STOP) fprintf(stderr, " (keep %d)", s->engine.keep);
+    fprintf(stderr, "\n");
 }
 
 int session_open(Session *s, const RunOptions *o, int need_tokenizer, char *err, size_t n) {
