@@ -106,6 +106,53 @@ void dequantize_row(const Matrix *m, int row, float *out) {
     }
 }
 
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#include <immintrin.h>
+#define HAVE_AVX2_KERNELS 1
+
+static float horizontal_sum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* 8 int8 -> 8 floats */
+static __m256 int8x8_to_float(const int8_t *q) {
+    __m128i bytes = _mm_loadl_epi64((const __m128i *)q);
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes));
+}
+
+static float dot_q8_0(const unsigned char *row, const float *x, int cols) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int b = 0; b < cols / QK_BLOCK; b++, row += Q8_0_BLOCK_BYTES) {
+        const int8_t *q = (const int8_t *)(row + 2);
+        const float *xb = x + b * QK_BLOCK;
+        __m256 block = _mm256_mul_ps(int8x8_to_float(q), _mm256_loadu_ps(xb));
+        block = _mm256_fmadd_ps(int8x8_to_float(q + 8), _mm256_loadu_ps(xb + 8), block);
+        block = _mm256_fmadd_ps(int8x8_to_float(q + 16), _mm256_loadu_ps(xb + 16), block);
+        block = _mm256_fmadd_ps(int8x8_to_float(q + 24), _mm256_loadu_ps(xb + 24), block);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(read_u16(row))), block, acc);
+    }
+    return horizontal_sum(acc);
+}
+
+static float dot_f16(const uint16_t *restrict h, const float *restrict x, int cols) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 16 <= cols; i += 16) {
+        __m256 w0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + i)));
+        __m256 w1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + i + 8)));
+        acc0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + i), acc0);
+        acc1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x + i + 8), acc1);
+    }
+    float sum = horizontal_sum(_mm256_add_ps(acc0, acc1));
+    for (; i < cols; i++) sum += half_to_float(h[i]) * x[i];
+    return sum;
+}
+
+#else /* portable kernels */
+
 static float dot_q8_0(const unsigned char *row, const float *x, int cols) {
     float sum = 0.0f;
     for (int b = 0; b < cols / QK_BLOCK; b++, row += Q8_0_BLOCK_BYTES) {
@@ -125,6 +172,8 @@ static float dot_f16(const uint16_t *restrict h, const float *restrict x, int co
     for (int i = 0; i < cols; i++) sum += half_to_float(h[i]) * x[i];
     return sum;
 }
+
+#endif
 
 float matrix_row_dot(const Matrix *m, int row, const float *x) {
     const unsigned char *p = row_pointer(m, row);

@@ -111,6 +111,34 @@ static void test_f16_row_dot(TestContext *t) {
     CHECK(t, matrix_row_dot(&m, 0, x) == 3.0f, "f16 dot %g", matrix_row_dot(&m, 0, x));
 }
 
+/* Long rows through the (SIMD) dot kernels against a double-precision sum of the
+ * dequantised values (dequantisation itself is checked by hand above). */
+static void test_long_row_dots(TestContext *t) {
+    enum { COLS = 160 }; /* 5 Q8_0 blocks; 10 f16 vectors of 16 */
+    uint16_t h[COLS];
+    unsigned char q8[5 * 34];
+    float x[COLS], w[COLS];
+    srand(3);
+    for (int i = 0; i < COLS; i++) {
+        x[i] = (float)rand() / RAND_MAX - 0.5f;
+        h[i] = float_to_half((float)rand() / RAND_MAX - 0.5f);
+    }
+    for (int b = 0; b < 5; b++) {
+        uint16_t d = float_to_half(0.01f * (float)(b + 1));
+        memcpy(q8 + b * 34, &d, 2);
+        for (int i = 0; i < 32; i++) q8[b * 34 + 2 + i] = (unsigned char)(int8_t)(rand() % 255 - 127);
+    }
+    Matrix mh = {h, TENSOR_F16, 1, COLS}, mq = {q8, TENSOR_Q8_0, 1, COLS};
+    const Matrix *ms[2] = {&mh, &mq};
+    for (int k = 0; k < 2; k++) {
+        dequantize_row(ms[k], 0, w);
+        double ref = 0;
+        for (int i = 0; i < COLS; i++) ref += (double)w[i] * x[i];
+        float got = matrix_row_dot(ms[k], 0, x);
+        CHECK(t, fabs(got - ref) < 1e-5, "%s dot %.8g vs %.8g", tensor_type_name(ms[k]->type), got, ref);
+    }
+}
+
 /* sgemm and row-dot paths both equal a double-precision triple loop */
 static void test_matmul_paths(TestContext *t) {
     enum { ROWS = 9, COLS = 70, TOKENS = 6 };
@@ -217,6 +245,7 @@ static const TestCase engine_unit_tests[] = {
     {"q8_0_row", test_q8_0_row},
     {"q4_0_row", test_q4_0_row},
     {"f16_row_dot", test_f16_row_dot},
+    {"long_row_dots", test_long_row_dots},
     {"matmul_paths", test_matmul_paths},
     {"sampler_distribution", test_sampler_distribution},
     {"kvcache_storage", test_kvcache_storage},
