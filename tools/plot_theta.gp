@@ -8,6 +8,7 @@ set ylabel "theta'_k (rad / position)"
 set logscale y
 set format y '10^{%L}'
 set grid
+set xtics 1
 set format x '%.0f'
 set key bottom left
 plot for [m in modes] dir.'/theta_'.m.'.dat' using 1:2 with linespoints pointtype 7 title m
