@@ -19,6 +19,11 @@ static int run_perplexity(Session *s, const RunOptions *o, char *err, size_t err
     if (ppl.band_width == 0) ppl.band_width = s->engine.rope.original_context > 0
                                                   ? s->engine.rope.original_context
                                                   : s->model.config.context_length;
+    if (ppl_check(s->transformer, n_ids, &ppl, err, err_size) != 0) {
+        free(ids);
+        return -1;
+    }
+    session_announce(s);
     PplResult result = {0};
     int rc = ppl_run(s->transformer, ids, n_ids, tokenizer_bos(s->tokenizer), &ppl, &result,
                      err, err_size);

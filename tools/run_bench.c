@@ -50,6 +50,7 @@ int run_bench(Session *s, const RunOptions *o, char *err, size_t n) {
     if (needed > context)
         return fail(err, n, "bench needs %d positions (depth %d + %d) but the context is %d: raise -c",
                     needed, o->bench_depth, needed - o->bench_depth, context);
+    session_announce(s);
     int *ids = malloc((size_t)needed * sizeof *ids);
     double *prefill_tps = malloc((size_t)o->bench_repeats * sizeof(double));
     double *decode_tps = malloc((size_t)o->bench_repeats * sizeof(double));

@@ -90,6 +90,7 @@ int run_generate(Session *s, const RunOptions *o, char *err, size_t err_size) {
         free(ids);
         return -1;
     }
+    session_announce(s);
     for (int i = 1; i < n_ids; i++) emit(s, ids[i - 1], ids[i]);
     double t0 = monotonic_seconds();
     const float *logits = prefill(s, ids, n_ids, err, err_size);
@@ -117,6 +118,10 @@ int run_print_rope(const RunOptions *o, char *err, size_t err_size) {
         config = &model.config;
     }
     int context = o->context > 0 ? o->context : config ? config->context_length : 0;
+    if (!config && !o->rope.has_head_dim)
+        return fail(err, err_size, "--print-rope without a model needs --head-dim D (and -c N)");
+    if (context <= 0)
+        return fail(err, err_size, "--print-rope without a model needs -c N (the context length)");
     RopeConfig rope;
     RopeFactorStorage storage;
     int rc = rope_options_resolve(&o->rope, config, context, &rope, &storage, err, err_size);

@@ -338,6 +338,12 @@ int ppl_run(Transformer *t, const int *ids, int n_ids, int bos_id, const PplOpti
     return run_all(t, ids, bos_id, &plan, show_progress, r, err, err_size);
 }
 
+int ppl_check(const Transformer *t, int n_ids, const PplOptions *o, char *err, size_t err_size) {
+    Plan plan = {0};
+    if (!t || !o) return fail(err, err_size, "ppl_check: missing transformer or options");
+    return make_plan(t, n_ids, o, &plan, err, err_size) < 0 ? -1 : 0;
+}
+
 double ppl_mean_nll(const PplResult *r) {
     return r->scored > 0 ? r->total_nll / (double)r->scored : NAN;
 }

@@ -69,6 +69,9 @@ int ppl_tokenize_file(const Tokenizer *tok, const char *path, int **ids, int *n_
  * id outside the vocabulary, NaN/Inf logits, an engine error. */
 int ppl_run(Transformer *t, const int *ids, int n_ids, int bos_id, const PplOptions *o,
             PplResult *r, char *err, size_t err_size);
+/* The checks ppl_run starts with (options against the engine's context, enough tokens),
+ * without running anything: 0, or -1 with the same message ppl_run would give. */
+int ppl_check(const Transformer *t, int n_ids, const PplOptions *o, char *err, size_t err_size);
 void ppl_result_free(PplResult *r);
 
 double ppl_mean_nll(const PplResult *r);  /* total_nll / scored (NaN when none) */

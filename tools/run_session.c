@@ -62,27 +62,29 @@ static int largest_context(const Config *c, EngineOptions o, KvType type, size_t
     return lo;
 }
 
-static int check_memory_plan(const Session *s, char *err, size_t n) {
+static int check_memory_plan(const Session *s, FILE *out, char *err, size_t n) {
     EngineMemory plan;
     const Config *c = &s->model.config;
     transformer_memory_plan(c, &s->engine, &plan);
     size_t weights = s->model.file_bytes + s->model.owned_bytes;
     size_t total = weights + plan.total;
-    fprintf(stderr, "memory: weights %.1f MiB (mapped file %.1f + converted %.1f), "
+    size_t available = available_memory_bytes();
+    if (available != 0 && total > available) {
+        size_t budget = available > weights ? available - weights : 0;
+        return fail(err, n, "context %d needs %.0f MiB but only %.0f MiB is available: the "
+                    "largest -c that fits is %d with --kv-type f32, %d with f16, %d with q8_0",
+                    s->engine.context, mib(total), mib(available),
+                    largest_context(c, s->engine, KV_F32, budget),
+                    largest_context(c, s->engine, KV_F16, budget),
+                    largest_context(c, s->engine, KV_Q8_0, budget));
+    }
+    fprintf(out, "memory: weights %.1f MiB (mapped file %.1f + converted %.1f), "
             "KV cache %.1f MiB (%s, 2 x %d layers x %d positions x %d), "
             "activations %.1f MiB, total %.1f MiB\n",
             mib(weights), mib(s->model.file_bytes), mib(s->model.owned_bytes), mib(plan.kv_cache),
             kv_type_name(s->engine.kv_type), c->n_layers, s->engine.context,
             c->n_kv_heads * c->head_dim, mib(plan.activations), mib(total));
-    size_t available = available_memory_bytes();
-    if (available == 0 || total <= available) return 0;
-    size_t budget = available > weights ? available - weights : 0;
-    return fail(err, n, "context %d needs %.0f MiB but only %.0f MiB is available: the largest "
-                "-c that fits is %d with --kv-type f32, %d with f16, %d with q8_0",
-                s->engine.context, mib(total), mib(available),
-                largest_context(c, s->engine, KV_F32, budget),
-                largest_context(c, s->engine, KV_F16, budget),
-                largest_context(c, s->engine, KV_Q8_0, budget));
+    return 0;
 }
 
 static int engine_options(Session *s, const RunOptions *o, char *err, size_t n) {
@@ -110,24 +112,36 @@ static int engine_options(Session *s, const RunOptions *o, char *err, size_t n) 
     return 0;
 }
 
-static void print_settings(const Session *s) {
+static void print_settings(const Session *s, FILE *out) {
     const Config *c = &s->model.config;
-    fprintf(stderr, "model: %s (%s), dim %d, hidden %d, %d layers, %d heads (%d kv), "
+    fprintf(out, "model: %s (%s), dim %d, hidden %d, %d layers, %d heads (%d kv), "
             "head %d, vocab %d, trained context %d\n",
             s->model.name, s->model.format == MODEL_FORMAT_GGUF ? "GGUF" : "llama2.c",
             c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim,
             c->vocab_size, c->context_length);
-    rope_print_settings(stderr, &s->engine.rope, s->engine.context);
+    rope_print_settings(out, &s->engine.rope, s->engine.context);
     static const char *const overflow_names[] = {
         "stop at the context", "streaming window with attention sinks", "context shift"};
-    fprintf(stderr, "engine: context %d, batch %d, %d threads, KV %s, keys rotated %s, "
+    fprintf(out, "engine: context %d, batch %d, %d threads, KV %s, keys rotated %s, "
             "when full: %s", s->engine.context, s->engine.max_batch, s->engine.threads,
             kv_type_name(s->engine.kv_type),
             s->engine.key_policy == KEYS_ROTATED_AT_STORE ? "when stored"
                                                           : "at attention (exact)",
             overflow_names[s->engine.overflow]);
-    if (s->engine.overflow != OVERFLOW_STOP) fprintf(stderr, " (keep %d)", s->engine.keep);
-    fprintf(stderr, "\n");
+    if (s->engine.overflow != OVERFLOW_STOP) fprintf(out, " (keep %d)", s->engine.keep);
+    fprintf(out, "\n");
+}
+
+/* The settings and the memory plan, into s->settings_text; -1 with a message when the
+ * plan does not fit in memory. */
+static int write_settings(Session *s, char *err, size_t n) {
+    size_t size = 0;
+    FILE *out = open_memstream(&s->settings_text, &size);
+    if (!out) return fail(err, n, "out of memory for the settings report");
+    print_settings(s, out);
+    int rc = check_memory_plan(s, out, err, n);
+    fclose(out);
+    return rc;
 }
 
 int session_open(Session *s, const RunOptions *o, int need_tokenizer, char *err, size_t n) {
@@ -138,8 +152,7 @@ int session_open(Session *s, const RunOptions *o, int need_tokenizer, char *err,
         if (!s->tokenizer || check_tokenizer(s, err, n) != 0) goto fail;
     }
     if (engine_options(s, o, err, n) != 0) goto fail;
-    print_settings(s);
-    if (check_memory_plan(s, err, n) != 0) goto fail;
+    if (write_settings(s, err, n) != 0) goto fail;
     if (transformer_create(&s->transformer, &s->model, &s->engine, err, n) != 0) goto fail;
     return 0;
 fail:
@@ -147,9 +160,18 @@ fail:
     return -1;
 }
 
+void session_announce(Session *s) {
+    if (!s->settings_text) return;
+    fputs(s->settings_text, stderr);
+    fflush(stderr);
+    free(s->settings_text);
+    s->settings_text = NULL;
+}
+
 void session_close(Session *s) {
     transformer_free(s->transformer);
     tokenizer_free(s->tokenizer);
     model_close(&s->model);
+    free(s->settings_text);
     memset(s, 0, sizeof *s);
 }

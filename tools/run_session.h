@@ -16,12 +16,16 @@ typedef struct {
     Transformer *transformer;
     EngineOptions engine;
     RopeFactorStorage rope_storage;
+    char *settings_text; /* the effective settings and memory plan, until announced */
 } Session;
 
-/* Opens model, tokenizer (when need_tokenizer) and engine for the options, printing the
- * effective settings and the memory plan on stderr. 0, or -1 with a message (everything
- * opened so far is closed again). */
+/* Opens model, tokenizer (when need_tokenizer) and engine for the options, and writes the
+ * effective settings and the memory plan into s->settings_text. 0, or -1 with a message
+ * (everything opened so far is closed again). */
 int session_open(Session *s, const RunOptions *o, int need_tokenizer, char *err, size_t err_size);
+/* Prints the settings on stderr (once). Modes call it after their own input checks, so
+ * a refused run says one line: the error. */
+void session_announce(Session *s);
 void session_close(Session *s);
 
 /* Bytes the system can still give us (MemAvailable), or 0 when unknown. */
