@@ -100,10 +100,11 @@ int model_map_file(Model *model, const char *path, char *err, size_t err_size) {
 static int read_magic(const char *path, unsigned char magic[4], char *err, size_t err_size) {
     FILE *f = fopen(path, "rb");
     if (!f) return fail(err, err_size, "cannot open '%s': %s", path, strerror(errno));
+    errno = 0;
     size_t got = fread(magic, 1, 4, f);
-    int read_error = ferror(f);
+    int read_error = ferror(f) ? (errno ? errno : EIO) : 0;
     fclose(f);
-    if (read_error) return fail(err, err_size, "cannot read '%s'", path);
+    if (read_error) return fail(err, err_size, "cannot read '%s': %s", path, strerror(read_error));
     if (got == 0) return fail(err, err_size, "'%s' is an empty file", path);
     if (got < 4)
         return fail(err, err_size, "'%s' is too small to be a model (%zu bytes)", path, got);
