@@ -281,6 +281,35 @@ static int place_tensors(Cursor *c, GgufFile *file) {
     return 0;
 }
 
+static int compare_offsets(const void *a, const void *b) {
+    const GgufTensorInfo *x = *(const GgufTensorInfo *const *)a;
+    const GgufTensorInfo *y = *(const GgufTensorInfo *const *)b;
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/* Tensors that share bytes would alias each other's weights silently: refuse the file.
+ * Runs after place_tensors, so every range is inside the file (no overflow). */
+static int check_no_overlap(Cursor *c, const GgufFile *file) {
+    size_t n = (size_t)file->n_tensors;
+    if (n < 2) return 0;
+    const GgufTensorInfo **order = malloc(n * sizeof *order);
+    if (!order) return fail(c->err, c->err_size, "out of memory checking tensor offsets");
+    for (size_t i = 0; i < n; i++) order[i] = &file->tensors[i];
+    qsort(order, n, sizeof *order, compare_offsets);
+    int rc = 0;
+    for (size_t i = 1; i < n && rc == 0; i++) {
+        const GgufTensorInfo *prev = order[i - 1], *t = order[i];
+        if (t->offset < prev->offset + prev->n_bytes)
+            rc = fail(c->err, c->err_size, "tensors '%.*s' (offset %llu, %llu bytes) and '%.*s' "
+                      "(offset %llu) overlap in the file", print_len(prev->name),
+                      prev->name.bytes, (unsigned long long)prev->offset,
+                      (unsigned long long)prev->n_bytes, print_len(t->name), t->name.bytes,
+                      (unsigned long long)t->offset);
+    }
+    free(order);
+    return rc;
+}
+
 static int parse_header(Cursor *c, GgufFile *file) {
     char magic[4];
     if (read_bytes(c, magic, 4, "magic")) return -1;
@@ -308,7 +337,7 @@ int gguf_parse(GgufFile *file, const void *data, size_t size, char *err, size_t 
         return fail(err, err_size, "GGUF reading needs a little-endian host");
     Cursor c = {data, size, 0, err, err_size};
     if (parse_header(&c, file) || parse_kvs(&c, file) || parse_tensor_infos(&c, file) ||
-        read_alignment(&c, file) || place_tensors(&c, file)) {
+        read_alignment(&c, file) || place_tensors(&c, file) || check_no_overlap(&c, file)) {
         gguf_free(file);
         return -1;
     }
