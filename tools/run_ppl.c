@@ -111,6 +111,7 @@ char *ppl_read_text(const char *path, size_t *len, char *err, size_t err_size) {
     }
     size_t cap = 1 << 16, n = 0;
     char *text = malloc(cap + 1);
+    errno = 0;
     while (text) {
         n += fread(text + n, 1, cap - n, f);
         if (n < cap) break;
@@ -119,12 +120,13 @@ char *ppl_read_text(const char *path, size_t *len, char *err, size_t err_size) {
         text = grown;
         cap *= 2;
     }
-    int read_error = ferror(f);
+    int read_error = ferror(f) ? (errno ? errno : EIO) : 0;
     fclose(f);
     if (!text) { fail(err, err_size, "out of memory reading %s", path); return NULL; }
     if (read_error || n == 0) {
-        fail(err, err_size, read_error ? "cannot read text file %s" : "text file %s is empty",
-             path);
+        if (read_error) fail(err, err_size, "cannot read text file %s: %s", path,
+                             strerror(read_error));
+        else fail(err, err_size, "text file %s is empty", path);
         free(text);
         return NULL;
     }
