@@ -9,6 +9,7 @@
 
 #include "../util/errors.h"
 #include "../util/half.h"
+#include "ops.h"
 
 enum { Q8_BLOCK = 32, Q8_BLOCK_BYTES = 34 };
 
@@ -90,17 +91,6 @@ static size_t row_offset(const KvCache *cache, int layer, int position) {
            cache->row_bytes;
 }
 
-static void quantize_q8_0(const float *src, int n, unsigned char *dst) {
-    for (int b = 0; b < n / Q8_BLOCK; b++, dst += Q8_BLOCK_BYTES, src += Q8_BLOCK) {
-        float amax = 0.0f;
-        for (int i = 0; i < Q8_BLOCK; i++) amax = fmaxf(amax, fabsf(src[i]));
-        float d = amax / 127.0f, inv = d > 0.0f ? 1.0f / d : 0.0f;
-        uint16_t dh = float_to_half(d);
-        memcpy(dst, &dh, 2);
-        for (int i = 0; i < Q8_BLOCK; i++) dst[2 + i] = (unsigned char)(int8_t)lrintf(src[i] * inv);
-    }
-}
-
 static void store_row(const KvCache *cache, unsigned char *dst, const float *src) {
     switch (cache->type) {
     case KV_F32: memcpy(dst, src, cache->row_bytes); break;
@@ -109,7 +99,7 @@ static void store_row(const KvCache *cache, unsigned char *dst, const float *src
         for (int i = 0; i < cache->kv_dim; i++) h[i] = float_to_half(src[i]);
         break;
     }
-    case KV_Q8_0: quantize_q8_0(src, cache->kv_dim, dst); break;
+    case KV_Q8_0: quantize_row_q8_0(src, cache->kv_dim, dst); break;
     }
 }
 

@@ -12,22 +12,32 @@ enum {
     TILE_ROWS = 128
 };
 
+static size_t xq_bytes(int max_cols) {
+    return (size_t)SGEMM_MIN_TOKENS * (size_t)(max_cols / QK_BLOCK + 1) * 34;
+}
+
 size_t matmul_scratch_bytes(int max_cols) {
-    return (size_t)TILE_ROWS * (size_t)max_cols * sizeof(float);
+    return (size_t)TILE_ROWS * (size_t)max_cols * sizeof(float) + xq_bytes(max_cols);
 }
 
 int matmul_init(Matmul *mm, ThreadPool *pool, int max_cols, char *err, size_t err_size) {
     mm->pool = pool;
     mm->tile_rows = TILE_ROWS;
     mm->max_cols = max_cols;
-    mm->tile = malloc(matmul_scratch_bytes(max_cols));
-    if (!mm->tile) return fail(err, err_size, "out of memory for the matmul tile");
+    mm->tile = malloc((size_t)TILE_ROWS * (size_t)max_cols * sizeof(float));
+    mm->xq = malloc(xq_bytes(max_cols));
+    if (!mm->tile || !mm->xq) {
+        matmul_free(mm);
+        return fail(err, err_size, "out of memory for the matmul scratch");
+    }
     return 0;
 }
 
 void matmul_free(Matmul *mm) {
     free(mm->tile);
+    free(mm->xq);
     mm->tile = NULL;
+    mm->xq = NULL;
 }
 
 typedef struct {
@@ -50,6 +60,21 @@ static void row_dots(void *ctx, int begin, int end, int thread) {
     }
 }
 
+/* Q8_0 weights times Q8_0-quantised activations (llama.cpp's decode arithmetic). */
+static void row_dots_q8(void *ctx, int begin, int end, int thread) {
+    (void)thread;
+    RowJob *job = ctx;
+    const Matrix *w = job->w;
+    size_t row_bytes = tensor_bytes(TENSOR_Q8_0, 1, w->cols);
+    const unsigned char *xq = (const unsigned char *)job->x;
+    for (int t = 0; t < job->n_tokens; t++) {
+        float *y = job->y + (size_t)t * w->rows;
+        for (int r = begin; r < end; r++)
+            y[r] = dot_q8_0_q8_0((const unsigned char *)w->data + (size_t)r * row_bytes,
+                                 xq + (size_t)t * row_bytes, w->cols);
+    }
+}
+
 static void dequantize_tile_rows(void *ctx, int begin, int end, int thread) {
     (void)thread;
     RowJob *job = ctx;
@@ -64,6 +89,15 @@ static void sgemm_rows(const float *x, int n_tokens, const float *w_rows, int n_
 }
 
 void matmul(Matmul *mm, const Matrix *w, const float *x, int n_tokens, float *y) {
+    if (n_tokens < SGEMM_MIN_TOKENS && w->type == TENSOR_Q8_0) {
+        size_t row_bytes = tensor_bytes(TENSOR_Q8_0, 1, w->cols);
+        for (int t = 0; t < n_tokens; t++)
+            quantize_row_q8_0(x + (size_t)t * w->cols, w->cols, mm->xq + (size_t)t * row_bytes);
+        RowJob job = {w, (const float *)mm->xq, y, n_tokens, 0, NULL};
+        parallel_for(mm->pool, w->rows, min_chunk_for_cost((double)w->cols * n_tokens),
+                     row_dots_q8, &job);
+        return;
+    }
     if (n_tokens < SGEMM_MIN_TOKENS) {
         RowJob job = {w, x, y, n_tokens, 0, NULL};
         parallel_for(mm->pool, w->rows, min_chunk_for_cost((double)w->cols * n_tokens), row_dots,

@@ -12,6 +12,7 @@
 typedef struct {
     ThreadPool *pool;
     float *tile;          /* dequantisation buffer: tile_rows x max_cols floats */
+    unsigned char *xq;    /* activations quantised to Q8_0 for Q8_0 weights (decode) */
     int tile_rows, max_cols;
 } Matmul;
 

@@ -151,7 +151,34 @@ static float dot_f16(const uint16_t *restrict h, const float *restrict x, int co
     return sum;
 }
 
+/* |x| . (y * sign x) with unsigned x signed bytes -> 16-bit pairs -> 32-bit sums */
+static __m256 block_dot_i8(const int8_t *a, const int8_t *b) {
+    __m256i x = _mm256_loadu_si256((const __m256i *)a), y = _mm256_loadu_si256((const __m256i *)b);
+    __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+}
+
+float dot_q8_0_q8_0(const unsigned char *w, const unsigned char *xq, int cols) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int b = 0; b < cols / QK_BLOCK; b++, w += Q8_0_BLOCK_BYTES, xq += Q8_0_BLOCK_BYTES) {
+        float d = half_to_float(read_u16(w)) * half_to_float(read_u16(xq));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d),
+                              block_dot_i8((const int8_t *)(w + 2), (const int8_t *)(xq + 2)), acc);
+    }
+    return horizontal_sum(acc);
+}
+
 #else /* portable kernels */
+
+float dot_q8_0_q8_0(const unsigned char *w, const unsigned char *xq, int cols) {
+    float sum = 0.0f;
+    for (int b = 0; b < cols / QK_BLOCK; b++, w += Q8_0_BLOCK_BYTES, xq += Q8_0_BLOCK_BYTES) {
+        int32_t block = 0;
+        for (int i = 0; i < QK_BLOCK; i++) block += (int8_t)w[2 + i] * (int8_t)xq[2 + i];
+        sum += half_to_float(read_u16(w)) * half_to_float(read_u16(xq)) * (float)block;
+    }
+    return sum;
+}
 
 static float dot_q8_0(const unsigned char *row, const float *x, int cols) {
     float sum = 0.0f;
@@ -192,6 +219,17 @@ float matrix_row_dot(const Matrix *m, int row, const float *x) {
     }
     }
     return 0.0f;
+}
+
+void quantize_row_q8_0(const float *x, int n, unsigned char *out) {
+    for (int b = 0; b < n / QK_BLOCK; b++, out += Q8_0_BLOCK_BYTES, x += QK_BLOCK) {
+        float amax = 0.0f;
+        for (int i = 0; i < QK_BLOCK; i++) amax = fmaxf(amax, fabsf(x[i]));
+        float d = amax / 127.0f, inv = d > 0.0f ? 1.0f / d : 0.0f;
+        uint16_t dh = float_to_half(d);
+        memcpy(out, &dh, 2);
+        for (int i = 0; i < QK_BLOCK; i++) out[2 + i] = (unsigned char)(int8_t)lrintf(x[i] * inv);
+    }
 }
 
 double log_softmax_at(const float *logits, int n, int target) {

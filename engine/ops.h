@@ -22,6 +22,13 @@ void dequantize_row(const Matrix *m, int row, float *out);
 /* Dot product of row `row` of m with x (cols values). */
 float matrix_row_dot(const Matrix *m, int row, const float *x);
 
+/* GGML's Q8_0 encoding of n floats (n a multiple of 32): per block an f16 scale
+ * d = max|x| / 127 and 32 int8 round(x / d). */
+void quantize_row_q8_0(const float *x, int n, unsigned char *out);
+/* Dot product of a Q8_0 weight row with activations already quantised to Q8_0 (integer
+ * products per block, as llama.cpp computes it). */
+float dot_q8_0_q8_0(const unsigned char *w, const unsigned char *xq, int cols);
+
 /* Log of the softmax probability of `target` in logits[0..n), computed in double. */
 double log_softmax_at(const float *logits, int n, int target);
 

@@ -139,6 +139,33 @@ static void test_long_row_dots(TestContext *t) {
     }
 }
 
+/* Q8_0 x Q8_0: equal to the double sum over dequantised weights and dequantised quantised
+ * activations (the block products are exact integers), and within the activation rounding
+ * bound of the float dot: each x_i moves by at most d_x / 2 = max|x| / 254 per block. */
+static void test_q8_activation_dot(TestContext *t) {
+    enum { COLS = 96 };
+    unsigned char w[3 * 34], xq[3 * 34];
+    float x[COLS], wf[COLS], xf[COLS];
+    srand(5);
+    for (int i = 0; i < COLS; i++) wf[i] = (float)rand() / RAND_MAX - 0.5f;
+    for (int i = 0; i < COLS; i++) x[i] = (float)rand() / RAND_MAX * 4.0f - 2.0f;
+    quantize_row_q8_0(wf, COLS, w);
+    quantize_row_q8_0(x, COLS, xq);
+    Matrix mw = {w, TENSOR_Q8_0, 1, COLS}, mx = {xq, TENSOR_Q8_0, 1, COLS};
+    dequantize_row(&mw, 0, wf);
+    dequantize_row(&mx, 0, xf);
+    double exact = 0, with_float_x = 0, bound = 0;
+    for (int i = 0; i < COLS; i++) {
+        exact += (double)wf[i] * xf[i];
+        with_float_x += (double)wf[i] * x[i];
+        bound += fabs(wf[i]) * (2.0 / 254.0 + fabs(x[i]) * ldexp(1, -11));
+    }
+    float got = dot_q8_0_q8_0(w, xq, COLS);
+    CHECK(t, fabs(got - exact) < 1e-5, "q8 x q8 dot %.8g vs %.8g", got, exact);
+    CHECK(t, fabs(got - with_float_x) <= bound, "q8 x q8 dot %.6g vs float x %.6g (bound %.3g)",
+          got, with_float_x, bound);
+}
+
 /* sgemm and row-dot paths both equal a double-precision triple loop */
 static void test_matmul_paths(TestContext *t) {
     enum { ROWS = 9, COLS = 70, TOKENS = 6 };
@@ -246,6 +273,7 @@ static const TestCase engine_unit_tests[] = {
     {"q4_0_row", test_q4_0_row},
     {"f16_row_dot", test_f16_row_dot},
     {"long_row_dots", test_long_row_dots},
+    {"q8_activation_dot", test_q8_activation_dot},
     {"matmul_paths", test_matmul_paths},
     {"sampler_distribution", test_sampler_distribution},
     {"kvcache_storage", test_kvcache_storage},
