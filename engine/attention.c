@@ -142,10 +142,38 @@ static Tile thread_tile(const AttentionJob *job, int thread) {
     return tile;
 }
 
+/* One query (decode) with keys already rotated and heads of at least 32: read the cache rows
+ * in place instead of building transposed tiles (which would write as much as it reads).
+ * The group's scores live where K^T would. */
+static void attend_direct(const AttentionJob *job, int g, int query, Tile *tile) {
+    const AttentionSpec *spec = job->spec;
+    int hd = spec->head_dim, group = spec->n_heads / spec->n_kv_heads;
+    int q_dim = spec->n_heads * hd, length = job->pos + query + 1;
+    const float *q = job->q + (size_t)query * q_dim + (size_t)g * group * hd;
+    float *out = job->out + (size_t)query * q_dim + (size_t)g * group * hd;
+    float *scores = tile->kt, scale = 1.0f / sqrtf((float)hd);
+    for (int j = 0; j < length; j++) {
+        kvcache_load_key_part(job->cache, job->layer, j, g * hd, hd, tile->row);
+        for (int h = 0; h < group; h++)
+            scores[(size_t)h * length + j] = dot_f32(q + (size_t)h * hd, tile->row, hd) * scale;
+    }
+    for (int h = 0; h < group; h++) softmax(scores + (size_t)h * length, length);
+    memset(out, 0, (size_t)group * hd * sizeof(float));
+    for (int j = 0; j < length; j++) {
+        kvcache_load_value_part(job->cache, job->layer, j, g * hd, hd, tile->row);
+        for (int h = 0; h < group; h++)
+            axpy_f32(out + (size_t)h * hd, scores[(size_t)h * length + j], tile->row, hd);
+    }
+}
+
 static void attend_queries(const AttentionJob *job, int g, int first, int last, Tile *tile) {
     const AttentionSpec *spec = job->spec;
     int hd = spec->head_dim, group = spec->n_heads / spec->n_kv_heads;
     int q_dim = spec->n_heads * hd;
+    if (last - first == 1 && !spec->rope_at_attention && hd >= 32 && group <= 2 * hd) {
+        attend_direct(job, g, first, tile);
+        return;
+    }
     fill_tile(job, g, job->pos + last, tile);
     for (int i = first; i < last; i++)
         for (int h = g * group; h < (g + 1) * group; h++)

@@ -58,7 +58,8 @@ float dot_f32(const float *restrict a, const float *restrict b, int n) {
     return sum;
 }
 
-void axpy_f32(float *y, float a, const float *x, int n) {
+void axpy_f32(float *restrict y, float a, const float *restrict x, int n) {
+#pragma omp simd
     for (int i = 0; i < n; i++) y[i] += a * x[i];
 }
 

@@ -15,7 +15,7 @@ void softmax(float *x, int n);
 void swiglu(float *gate, const float *up, int n);
 float dot_f32(const float *restrict a, const float *restrict b, int n);
 /* y += a * x */
-void axpy_f32(float *y, float a, const float *x, int n);
+void axpy_f32(float *restrict y, float a, const float *restrict x, int n);
 
 /* Converts row `row` of a matrix (any stored type) to cols floats. */
 void dequantize_row(const Matrix *m, int row, float *out);
