@@ -1,6 +1,6 @@
 /* gguf_writer.c — the GGUF v3 writer: metadata is serialised into a growing byte buffer
  * as it is added; tensors are kept as (name, shape, type, float pointer) and converted
- * (F32 / F16 / Q8_0) row by row while the file is written. */
+ * (F32 / F16 / Q8_0; Q4_0 through its own entry) row by row while the file is written. */
 #include "gguf_writer.h"
 
 #include "gguf.h"
@@ -16,6 +16,7 @@
 #define GGUF_MAGIC "GGUF"
 #define GGUF_VERSION 3u
 #define Q8_0_BLOCK_BYTES (2 + QK_BLOCK)
+#define Q4_0_BLOCK_BYTES (2 + QK_BLOCK / 2)
 
 typedef struct {
     uint8_t *bytes;
@@ -189,6 +190,7 @@ int gguf_writer_add_i32_array(GgufWriter *w, const char *key, const int32_t *val
 static uint64_t encoded_bytes(TensorType type, uint64_t n_values) {
     if (type == TENSOR_F32) return n_values * 4;
     if (type == TENSOR_F16) return n_values * 2;
+    if (type == TENSOR_Q4_0) return n_values / QK_BLOCK * Q4_0_BLOCK_BYTES;
     return n_values / QK_BLOCK * Q8_0_BLOCK_BYTES;
 }
 
@@ -215,10 +217,9 @@ static int check_tensor(const GgufWriter *w, const char *name, const float *data
     return 0;
 }
 
-int gguf_writer_add_tensor(GgufWriter *w, const char *name, const float *data, int n_dims,
-                           const uint64_t *ne, TensorType type, char *err, size_t err_size) {
-    if (!w) return fail(err, err_size, "GGUF writer is NULL");
-    if (check_tensor(w, name, data, n_dims, ne, type, err, err_size)) return -1;
+/* Records a checked tensor; the data is converted to `type` when the file is written. */
+static int push_tensor(GgufWriter *w, const char *name, const float *data, int n_dims,
+                       const uint64_t *ne, TensorType type, char *err, size_t err_size) {
     PendingTensor *grown = realloc(w->tensors, (size_t)(w->n_tensors + 1) * sizeof *grown);
     if (!grown) return fail(err, err_size, "out of memory adding GGUF tensor '%s'", name);
     w->tensors = grown;
@@ -238,6 +239,13 @@ int gguf_writer_add_tensor(GgufWriter *w, const char *name, const float *data, i
     return 0;
 }
 
+int gguf_writer_add_tensor(GgufWriter *w, const char *name, const float *data, int n_dims,
+                           const uint64_t *ne, TensorType type, char *err, size_t err_size) {
+    if (!w) return fail(err, err_size, "GGUF writer is NULL");
+    if (check_tensor(w, name, data, n_dims, ne, type, err, err_size)) return -1;
+    return push_tensor(w, name, data, n_dims, ne, type, err, err_size);
+}
+
 void gguf_quantize_q8_0_block(const float *x, uint8_t *out) {
     float max_abs = 0;
     for (int j = 0; j < QK_BLOCK; j++) max_abs = fmaxf(max_abs, fabsf(x[j]));
@@ -246,6 +254,35 @@ void gguf_quantize_q8_0_block(const float *x, uint8_t *out) {
     uint16_t d_half = float_to_half(d);
     memcpy(out, &d_half, 2);
     for (int j = 0; j < QK_BLOCK; j++) out[2 + j] = (uint8_t)(int8_t)roundf(x[j] * inverse);
+}
+
+/* ---------------------------------------------------------------- Q4_0 (separate entry) */
+
+void gguf_quantize_q4_0_block(const float *x, uint8_t *out) {
+    float max_abs = 0, max_value = 0; /* the value of largest magnitude, with its sign */
+    for (int j = 0; j < QK_BLOCK; j++)
+        if (fabsf(x[j]) > max_abs) { max_abs = fabsf(x[j]); max_value = x[j]; }
+    float d = max_value / -8.0f;
+    float inverse = d != 0 ? 1.0f / d : 0.0f;
+    uint16_t d_half = float_to_half(d);
+    memcpy(out, &d_half, 2);
+    for (int j = 0; j < QK_BLOCK / 2; j++) { /* GGML: (int8_t)(v + 8.5f), i.e. floor */
+        int low = (int)floorf(x[j] * inverse + 8.5f);
+        int high = (int)floorf(x[j + QK_BLOCK / 2] * inverse + 8.5f);
+        low = low < 0 ? 0 : low > 15 ? 15 : low;
+        high = high < 0 ? 0 : high > 15 ? 15 : high;
+        out[2 + j] = (uint8_t)(low | (high << 4));
+    }
+}
+
+int gguf_writer_add_q4_0_tensor(GgufWriter *w, const char *name, const float *data,
+                                int n_dims, const uint64_t *ne, char *err, size_t err_size) {
+    if (!w) return fail(err, err_size, "GGUF writer is NULL");
+    if (check_tensor(w, name, data, n_dims, ne, TENSOR_F32, err, err_size)) return -1;
+    if (ne[0] % QK_BLOCK != 0)
+        return fail(err, err_size, "GGUF tensor '%s': Q4_0 needs a row length divisible by "
+                    "%d, not %llu", name, QK_BLOCK, (unsigned long long)ne[0]);
+    return push_tensor(w, name, data, n_dims, ne, TENSOR_Q4_0, err, err_size);
 }
 
 /* ---------------------------------------------------------------- file */
@@ -280,6 +317,12 @@ static int write_row(const PendingTensor *t, const float *row, uint8_t *scratch,
         uint16_t *halves = (uint16_t *)scratch;
         for (uint64_t j = 0; j < n; j++) halves[j] = float_to_half(row[j]);
         return fwrite(halves, 2, n, f) == n ? 0 : -1;
+    }
+    if (t->type == TENSOR_Q4_0) {
+        for (uint64_t b = 0; b < n / QK_BLOCK; b++)
+            gguf_quantize_q4_0_block(row + b * QK_BLOCK, scratch + b * Q4_0_BLOCK_BYTES);
+        size_t bytes = n / QK_BLOCK * Q4_0_BLOCK_BYTES;
+        return fwrite(scratch, 1, bytes, f) == bytes ? 0 : -1;
     }
     for (uint64_t b = 0; b < n / QK_BLOCK; b++)
         gguf_quantize_q8_0_block(row + b * QK_BLOCK, scratch + b * Q8_0_BLOCK_BYTES);

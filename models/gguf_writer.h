@@ -1,6 +1,6 @@
 /* gguf_writer.h — a small GGUF v3 writer: key/value metadata (u32, i32, f32, string,
  * arrays of strings / f32 / i32), a tensor directory with 32-byte alignment, and tensor
- * data converted from float32 to F32, F16 or Q8_0 as the file is written.
+ * data converted from float32 to F32, F16, Q8_0 (or Q4_0) as the file is written.
  * Keys and tensors are written in the order they were added.  The writer copies keys,
  * names and metadata values, but only keeps a pointer to each tensor's float data: it
  * must stay valid until gguf_writer_write() returns. */
@@ -53,5 +53,16 @@ int gguf_writer_write(const GgufWriter *writer, const char *path, char *err, siz
 /* Q8_0 of one block of 32 floats as GGML quantises it: d = max|x| / 127 stored as F16,
  * then 32 int8 round(x / d) (all 0 when d is 0).  Writes 34 bytes to out. */
 void gguf_quantize_q8_0_block(const float *x, uint8_t *out);
+
+/* Q4_0, kept apart from gguf_writer_add_tensor (which refuses TENSOR_Q4_0): the same
+ * checks, ne[0] divisible by 32, data quantised by gguf_quantize_q4_0_block on writing. */
+int gguf_writer_add_q4_0_tensor(GgufWriter *writer, const char *name, const float *data,
+                                int n_dims, const uint64_t *ne, char *err, size_t err_size);
+
+/* Q4_0 of one block of 32 floats as GGML quantises it (quantize_row_q4_0_ref): m = the
+ * value of largest magnitude (with its sign), d = m / -8 stored as F16, q = floor(x/d +
+ * 8.5) clamped to 0..15 (round half up of x/d, plus 8); byte j holds q[j] in its low nibble
+ * and q[j+16] in its high nibble.  Writes 18 bytes to out; x = (q - 8) * d decodes it. */
+void gguf_quantize_q4_0_block(const float *x, uint8_t *out);
 
 #endif
