@@ -1,0 +1,396 @@
+/* make_random_model.c — the `make_random_model` tool: writes a llama GGUF of a given shape
+ * with RANDOM weights, for speed measurements only.  Its outputs are noise: never use them
+ * for a correctness claim (general.name and general.description say so in the file).
+ * Weights are N(0, 0.02) from a seeded generator (one stream per tensor, so the same seed
+ * gives the same values in every --type); RMSNorm gains are 1 and stay F32; the vocabulary
+ * is minimal but valid: <unk>, <s>, </s>, the 256 byte pieces <0x00>..<0xFF>, then filler.
+ *   make_random_model OUT.gguf [--shape 110M|42M] [--dim N] [--hidden N] [--layers N]
+ *       [--heads N] [--kv-heads N] [--vocab N] [--context N] [--type f32|f16|q8_0|q4_0]
+ *       [--seed N] [--tied]                                                               */
+#include "../models/gguf_writer.h"
+#include "../models/model.h"
+#include "../util/errors.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WEIGHT_STDDEV 0.02
+#define SPECIAL_TOKENS 3 /* <unk>, <s>, </s> */
+#define BYTE_TOKENS 256
+
+typedef struct {
+    const char *output;
+    const char *shape_name; /* "" for a custom shape */
+    int dim, hidden, layers, heads, kv_heads, vocab, context;
+    TensorType type;
+    unsigned long long seed;
+    int tied; /* no output.weight: the classifier is token_embd.weight */
+} Options;
+
+static const char USAGE[] =
+    "usage: make_random_model OUT.gguf [--shape 110M|42M] [--dim N] [--hidden N] [--layers N]\n"
+    "           [--heads N] [--kv-heads N] [--vocab N] [--context N]\n"
+    "           [--type f32|f16|q8_0|q4_0] [--seed N] [--tied]\n"
+    "  random N(0, 0.02) weights in a llama GGUF, for SPEED measurements only\n"
+    "  --shape 110M   dim 768, hidden 2048, 12 layers, 12 heads, 12 kv heads, vocab 32000\n"
+    "  --shape 42M    dim 512, hidden 1376, 8 layers, 8 heads, 8 kv heads, vocab 32000\n"
+    "                 (flags after --shape override single values)\n"
+    "  --context      llama.context_length to declare (default 1024)\n"
+    "  --type         weight matrices' type; norm vectors stay f32 (default f32)\n"
+    "  --seed         generator seed (default 1); same seed, same weights in every type\n"
+    "  --tied         no separate output matrix (default: output.weight is written)\n";
+
+/* ---------------------------------------------------------------- random numbers */
+
+/* SplitMix64: a small, well-mixed 64-bit generator; one state per tensor. */
+static unsigned long long next_u64(unsigned long long *state) {
+    unsigned long long z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in (0, 1]: never 0, so log() below is finite. */
+static double next_unit(unsigned long long *state) {
+    return ((next_u64(state) >> 11) + 1) * (1.0 / 9007199254740992.0);
+}
+
+/* n values of N(0, stddev) by Box-Muller, two per pair of uniforms. */
+static void fill_normal(float *out, size_t n, double stddev, unsigned long long seed) {
+    unsigned long long state = seed;
+    const double two_pi = 6.283185307179586;
+    for (size_t i = 0; i < n; i += 2) {
+        double radius = stddev * sqrt(-2.0 * log(next_unit(&state)));
+        double angle = two_pi * next_unit(&state);
+        out[i] = (float)(radius * cos(angle));
+        if (i + 1 < n) out[i + 1] = (float)(radius * sin(angle));
+    }
+}
+
+/* ---------------------------------------------------------------- command line */
+
+static int apply_shape(Options *o, const char *name, char *err, size_t err_size) {
+    if (strcmp(name, "110M") == 0) {
+        o->dim = 768, o->hidden = 2048, o->layers = 12, o->heads = 12, o->kv_heads = 12;
+    } else if (strcmp(name, "42M") == 0) {
+        o->dim = 512, o->hidden = 1376, o->layers = 8, o->heads = 8, o->kv_heads = 8;
+    } else {
+        return fail(err, err_size, "--shape '%s' is not one of 110M, 42M", name);
+    }
+    o->vocab = 32000;
+    o->shape_name = strcmp(name, "110M") == 0 ? "110M" : "42M";
+    return 0;
+}
+
+static int parse_type(const char *text, TensorType *type, char *err, size_t err_size) {
+    if (strcmp(text, "f32") == 0) *type = TENSOR_F32;
+    else if (strcmp(text, "f16") == 0) *type = TENSOR_F16;
+    else if (strcmp(text, "q8_0") == 0) *type = TENSOR_Q8_0;
+    else if (strcmp(text, "q4_0") == 0) *type = TENSOR_Q4_0;
+    else return fail(err, err_size, "--type '%s' is not one of f32, f16, q8_0, q4_0", text);
+    return 0;
+}
+
+static int parse_int(const char *flag, const char *text, long min, long max, long *out,
+                     char *err, size_t err_size) {
+    char *end = NULL;
+    long value = strtol(text, &end, 10);
+    if (end == text || *end != '\0' || value < min || value > max)
+        return fail(err, err_size, "%s '%s' is not a whole number in %ld..%ld", flag, text,
+                    min, max);
+    *out = value;
+    return 0;
+}
+
+/* The integer flags: name, destination, largest value. */
+static int parse_size_flag(Options *o, const char *flag, const char *value, char *err,
+                           size_t err_size) {
+    struct { const char *name; int *field; long max; } flags[] = {
+        {"--dim", &o->dim, 1 << 16},        {"--hidden", &o->hidden, 1 << 18},
+        {"--layers", &o->layers, 1024},     {"--heads", &o->heads, 1024},
+        {"--kv-heads", &o->kv_heads, 1024}, {"--vocab", &o->vocab, 1 << 22},
+        {"--context", &o->context, 1 << 24},
+    };
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+        if (strcmp(flag, flags[i].name) != 0) continue;
+        long parsed;
+        if (parse_int(flag, value, 1, flags[i].max, &parsed, err, err_size)) return -1;
+        *flags[i].field = (int)parsed;
+        o->shape_name = "";
+        return 0;
+    }
+    return fail(err, err_size, "unknown option '%s'", flag);
+}
+
+static int parse_flag(Options *o, const char *flag, const char *value, char *err,
+                      size_t err_size) {
+    if (!value) return fail(err, err_size, "%s needs a value", flag);
+    if (strcmp(flag, "--shape") == 0) return apply_shape(o, value, err, err_size);
+    if (strcmp(flag, "--type") == 0) return parse_type(value, &o->type, err, err_size);
+    if (strcmp(flag, "--seed") == 0) {
+        char *end = NULL;
+        o->seed = strtoull(value, &end, 10);
+        if (end == value || *end != '\0' || value[0] == '-')
+            return fail(err, err_size, "--seed '%s' is not a whole number >= 0", value);
+        return 0;
+    }
+    if (strcmp(flag, "--context") == 0) { /* does not make a preset custom */
+        long parsed;
+        if (parse_int(flag, value, 1, 1 << 24, &parsed, err, err_size)) return -1;
+        o->context = (int)parsed;
+        return 0;
+    }
+    return parse_size_flag(o, flag, value, err, err_size);
+}
+
+static int check_shape(const Options *o, char *err, size_t err_size) {
+    if (!o->dim || !o->hidden || !o->layers || !o->heads || !o->vocab)
+        return fail(err, err_size, "the shape is incomplete: give --shape, or all of --dim "
+                    "--hidden --layers --heads --vocab");
+    if (o->dim % o->heads != 0 || (o->dim / o->heads) % 2 != 0)
+        return fail(err, err_size, "--dim %d must be --heads %d times an even head size",
+                    o->dim, o->heads);
+    if (o->heads % o->kv_heads != 0)
+        return fail(err, err_size, "--heads %d is not a multiple of --kv-heads %d", o->heads,
+                    o->kv_heads);
+    if (o->vocab < SPECIAL_TOKENS + BYTE_TOKENS)
+        return fail(err, err_size, "--vocab %d is below %d (3 special + 256 byte tokens)",
+                    o->vocab, SPECIAL_TOKENS + BYTE_TOKENS);
+    int kv_dim = o->dim / o->heads * o->kv_heads;
+    if (o->type != TENSOR_F32 && o->type != TENSOR_F16 &&
+        (o->dim % QK_BLOCK || o->hidden % QK_BLOCK || kv_dim % QK_BLOCK))
+        return fail(err, err_size, "--type %s needs dim, hidden and kv dim divisible by %d",
+                    tensor_type_name(o->type), QK_BLOCK);
+    return 0;
+}
+
+static int parse_options(int argc, char **argv, Options *o, char *err, size_t err_size) {
+    memset(o, 0, sizeof *o);
+    o->shape_name = "";
+    o->context = 1024;
+    o->type = TENSOR_F32;
+    o->seed = 1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--tied") == 0) {
+            o->tied = 1;
+        } else if (strncmp(argv[i], "--", 2) == 0) {
+            if (parse_flag(o, argv[i], i + 1 < argc ? argv[i + 1] : NULL, err, err_size))
+                return -1;
+            i++;
+        } else if (!o->output) {
+            o->output = argv[i];
+        } else {
+            return fail(err, err_size, "unexpected extra argument '%s'", argv[i]);
+        }
+    }
+    if (!o->output) return fail(err, err_size, "expected OUT.gguf");
+    if (!o->kv_heads) o->kv_heads = o->heads;
+    return check_shape(o, err, err_size);
+}
+
+/* ---------------------------------------------------------------- metadata */
+
+static uint32_t file_type(TensorType type) { /* llama.cpp's general.file_type */
+    return type == TENSOR_F32 ? 0 : type == TENSOR_F16 ? 1 : type == TENSOR_Q4_0 ? 2 : 7;
+}
+
+static int add_model_keys(GgufWriter *w, const Options *o, char *err, size_t err_size) {
+    char name[128];
+    snprintf(name, sizeof name, "random weights, %s shape%s, seed %llu (speed only, not a model)",
+             o->shape_name[0] ? o->shape_name : "custom", o->tied ? ", tied output" : "",
+             o->seed);
+    uint32_t head_dim = (uint32_t)(o->dim / o->heads);
+    return gguf_writer_add_string(w, "general.architecture", "llama", err, err_size) ||
+           gguf_writer_add_string(w, "general.name", name, err, err_size) ||
+           gguf_writer_add_string(w, "general.description", "random N(0, 0.02) weights from "
+                                  "tools/make_random_model: for speed measurements only, "
+                                  "never for correctness", err, err_size) ||
+           gguf_writer_add_u32(w, "general.file_type", file_type(o->type), err, err_size) ||
+           gguf_writer_add_u32(w, "llama.context_length", (uint32_t)o->context, err, err_size) ||
+           gguf_writer_add_u32(w, "llama.embedding_length", (uint32_t)o->dim, err, err_size) ||
+           gguf_writer_add_u32(w, "llama.feed_forward_length", (uint32_t)o->hidden, err,
+                               err_size) ||
+           gguf_writer_add_u32(w, "llama.block_count", (uint32_t)o->layers, err, err_size) ||
+           gguf_writer_add_u32(w, "llama.attention.head_count", (uint32_t)o->heads, err,
+                               err_size) ||
+           gguf_writer_add_u32(w, "llama.attention.head_count_kv", (uint32_t)o->kv_heads, err,
+                               err_size) ||
+           gguf_writer_add_u32(w, "llama.rope.dimension_count", head_dim, err, err_size) ||
+           gguf_writer_add_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f, err,
+                               err_size) ||
+           gguf_writer_add_f32(w, "llama.rope.freq_base", 10000.0f, err, err_size)
+               ? -1 : 0;
+}
+
+/* The minimal vocabulary: specials, byte pieces, then unique filler pieces. */
+typedef struct {
+    char **pieces;
+    float *scores;
+    int32_t *types;
+    int n;
+} Vocab;
+
+static void vocab_free(Vocab *v) {
+    for (int i = 0; v->pieces && i < v->n; i++) free(v->pieces[i]);
+    free(v->pieces);
+    free(v->scores);
+    free(v->types);
+}
+
+static int vocab_build(Vocab *v, int n, char *err, size_t err_size) {
+    v->n = n;
+    v->pieces = calloc((size_t)n, sizeof *v->pieces);
+    v->scores = malloc((size_t)n * sizeof *v->scores);
+    v->types = malloc((size_t)n * sizeof *v->types);
+    if (!v->pieces || !v->scores || !v->types) return fail(err, err_size, "out of memory");
+    static const char *const specials[SPECIAL_TOKENS] = {"<unk>", "<s>", "</s>"};
+    static const int32_t special_types[SPECIAL_TOKENS] = {TOKEN_UNKNOWN, TOKEN_CONTROL,
+                                                         TOKEN_CONTROL};
+    for (int i = 0; i < n; i++) {
+        char piece[32];
+        if (i < SPECIAL_TOKENS) snprintf(piece, sizeof piece, "%s", specials[i]);
+        else if (i < SPECIAL_TOKENS + BYTE_TOKENS)
+            snprintf(piece, sizeof piece, "<0x%02X>", i - SPECIAL_TOKENS);
+        else snprintf(piece, sizeof piece, "\xe2\x96\x81w%d", i); /* U+2581 + a number */
+        v->types[i] = i < SPECIAL_TOKENS ? special_types[i]
+                      : i < SPECIAL_TOKENS + BYTE_TOKENS ? TOKEN_BYTE : TOKEN_NORMAL;
+        v->scores[i] = i < SPECIAL_TOKENS + BYTE_TOKENS ? 0.0f : (float)-i;
+        if (!(v->pieces[i] = strdup(piece))) return fail(err, err_size, "out of memory");
+    }
+    return 0;
+}
+
+static int add_vocab_keys(GgufWriter *w, const Vocab *v, char *err, size_t err_size) {
+    return gguf_writer_add_string(w, "tokenizer.ggml.model", "llama", err, err_size) ||
+           gguf_writer_add_string_array(w, "tokenizer.ggml.tokens",
+                                        (const char *const *)v->pieces, NULL, v->n, err,
+                                        err_size) ||
+           gguf_writer_add_f32_array(w, "tokenizer.ggml.scores", v->scores, v->n, err,
+                                     err_size) ||
+           gguf_writer_add_i32_array(w, "tokenizer.ggml.token_type", v->types, v->n, err,
+                                     err_size) ||
+           gguf_writer_add_u32(w, "tokenizer.ggml.unknown_token_id", 0, err, err_size) ||
+           gguf_writer_add_u32(w, "tokenizer.ggml.bos_token_id", 1, err, err_size) ||
+           gguf_writer_add_u32(w, "tokenizer.ggml.eos_token_id", 2, err, err_size)
+               ? -1 : 0;
+}
+
+/* ---------------------------------------------------------------- tensors */
+
+/* All float buffers live until the file is written (the writer keeps pointers). */
+typedef struct {
+    float **buffers;
+    int n, capacity;
+    float *ones; /* shared by every norm vector */
+} TensorStore;
+
+static void store_free(TensorStore *s) {
+    for (int i = 0; i < s->n; i++) free(s->buffers[i]);
+    free(s->buffers);
+    free(s->ones);
+}
+
+static float *store_alloc(TensorStore *s, size_t n) {
+    if (s->n == s->capacity) {
+        int capacity = s->capacity ? 2 * s->capacity : 64;
+        float **grown = realloc(s->buffers, (size_t)capacity * sizeof *grown);
+        if (!grown) return NULL;
+        s->buffers = grown;
+        s->capacity = capacity;
+    }
+    float *buffer = malloc(n * sizeof *buffer);
+    if (buffer) s->buffers[s->n++] = buffer;
+    return buffer;
+}
+
+/* A rows x cols matrix (ne = [cols, rows]) of N(0, 0.02); tensor number `index` draws
+ * from its own stream, seeded from (seed, index). */
+static int add_random_matrix(GgufWriter *w, TensorStore *s, const Options *o, int index,
+                             const char *name, int rows, int cols, char *err, size_t err_size) {
+    float *data = store_alloc(s, (size_t)rows * cols);
+    if (!data) return fail(err, err_size, "out of memory for '%s' (%d x %d)", name, rows, cols);
+    unsigned long long stream = o->seed * 0x100000001B3ull + (unsigned long long)index;
+    fill_normal(data, (size_t)rows * cols, WEIGHT_STDDEV, next_u64(&stream));
+    uint64_t ne[2] = {(uint64_t)cols, (uint64_t)rows};
+    if (o->type == TENSOR_Q4_0)
+        return gguf_writer_add_q4_0_tensor(w, name, data, 2, ne, err, err_size);
+    return gguf_writer_add_tensor(w, name, data, 2, ne, o->type, err, err_size);
+}
+
+static int add_norm(GgufWriter *w, const TensorStore *s, const char *name, int dim, char *err,
+                    size_t err_size) {
+    uint64_t ne[1] = {(uint64_t)dim};
+    return gguf_writer_add_tensor(w, name, s->ones, 1, ne, TENSOR_F32, err, err_size);
+}
+
+static int add_layer(GgufWriter *w, TensorStore *s, const Options *o, int layer, char *err,
+                     size_t err_size) {
+    int head_dim = o->dim / o->heads, q_dim = o->dim, kv_dim = head_dim * o->kv_heads;
+    static const char *const parts[7] = {"attn_q", "attn_k", "attn_v", "attn_output",
+                                         "ffn_gate", "ffn_down", "ffn_up"};
+    const int rows[7] = {q_dim, kv_dim, kv_dim, o->dim, o->hidden, o->dim, o->hidden};
+    const int cols[7] = {o->dim, o->dim, o->dim, q_dim, o->dim, o->hidden, o->dim};
+    char name[64];
+    snprintf(name, sizeof name, "blk.%d.attn_norm.weight", layer);
+    if (add_norm(w, s, name, o->dim, err, err_size)) return -1;
+    snprintf(name, sizeof name, "blk.%d.ffn_norm.weight", layer);
+    if (add_norm(w, s, name, o->dim, err, err_size)) return -1;
+    for (int k = 0; k < 7; k++) {
+        snprintf(name, sizeof name, "blk.%d.%s.weight", layer, parts[k]);
+        if (add_random_matrix(w, s, o, 2 + 7 * layer + k, name, rows[k], cols[k], err,
+                              err_size))
+            return -1;
+    }
+    return 0;
+}
+
+static int add_tensors(GgufWriter *w, TensorStore *s, const Options *o, char *err,
+                       size_t err_size) {
+    if (!(s->ones = malloc((size_t)o->dim * sizeof *s->ones)))
+        return fail(err, err_size, "out of memory");
+    for (int i = 0; i < o->dim; i++) s->ones[i] = 1.0f;
+    if (add_random_matrix(w, s, o, 0, "token_embd.weight", o->vocab, o->dim, err, err_size) ||
+        add_norm(w, s, "output_norm.weight", o->dim, err, err_size))
+        return -1;
+    if (!o->tied &&
+        add_random_matrix(w, s, o, 1, "output.weight", o->vocab, o->dim, err, err_size))
+        return -1;
+    for (int layer = 0; layer < o->layers; layer++)
+        if (add_layer(w, s, o, layer, err, err_size)) return -1;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- main */
+
+static int make_model(const Options *o, char *err, size_t err_size) {
+    Vocab vocab = {0};
+    TensorStore store = {0};
+    GgufWriter *w = gguf_writer_new(err, err_size);
+    int status = !w || vocab_build(&vocab, o->vocab, err, err_size) ||
+                 add_model_keys(w, o, err, err_size) ||
+                 add_vocab_keys(w, &vocab, err, err_size) ||
+                 add_tensors(w, &store, o, err, err_size) ||
+                 gguf_writer_write(w, o->output, err, err_size) ? -1 : 0;
+    gguf_writer_free(w);
+    store_free(&store);
+    vocab_free(&vocab);
+    return status;
+}
+
+int main(int argc, char **argv) {
+    char err[ERR_LEN] = "";
+    Options options;
+    if (parse_options(argc, argv, &options, err, sizeof err)) {
+        fprintf(stderr, "make_random_model: %s\n%s", err, USAGE);
+        return 2;
+    }
+    if (make_model(&options, err, sizeof err)) {
+        fprintf(stderr, "make_random_model: %s\n", err);
+        return 1;
+    }
+    fprintf(stderr, "make_random_model: wrote %s (random weights: for speed only)\n",
+            options.output);
+    return 0;
+}
