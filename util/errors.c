@@ -1,4 +1,6 @@
-/* errors.c — formatting of one-line error messages into caller buffers. */
+/* errors.c — formatting of one-line error messages into caller buffers. Text from files or
+ * the command line (a GGUF key, a path) may hold control characters; they become '?' so a
+ * message is always one printable line. */
 #include "errors.h"
 
 #include <stdarg.h>
@@ -10,6 +12,8 @@ int fail(char *err, size_t err_size, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(err, err_size, fmt, ap);
         va_end(ap);
+        for (char *p = err; *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
     }
     return -1;
 }
