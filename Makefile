@@ -69,3 +69,43 @@ clean:
 	rm -rf build run
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- fuzzing (libFuzzer, clang): make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="gguf args"] ----
+# Builds the library with -fsanitize=fuzzer-no-link,address,undefined in build/fuzz, one
+# harness per target from tests/fuzz/, seeds from tests/fuzz/make_corpus.sh, then runs the
+# targets one after another (one process each: the machine is shared) for FUZZ_SECONDS each.
+# New inputs go to build/fuzz/corpus/TARGET, crashes to build/fuzz/crashes/TARGET-*.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= gguf llama2c tokenizer_bin encode spm args
+FUZZ_CC      ?= clang
+FUZZ_CXX     ?= clang++
+FUZZ_DIR     := build/fuzz
+FUZZ_SAN     := -O1 -march=native -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_RUN_OBJ := $(RUN_C:%.c=$(FUZZ_DIR)/%.o)
+
+.PHONY: fuzz fuzz-build
+fuzz-build:
+	$(MAKE) BUILD=$(FUZZ_DIR) CC=$(FUZZ_CC) CXX=$(FUZZ_CXX) \
+	    OPT="$(FUZZ_SAN) -fsanitize=fuzzer-no-link -Wno-pass-failed" \
+	    $(FUZZ_DIR)/libropewalk.a $(FUZZ_RUN_OBJ)
+	for t in $(FUZZ_TARGETS); do \
+	    $(FUZZ_CC) -std=c11 -g -Wall -Wextra $(FUZZ_SAN) -fsanitize=fuzzer -pthread \
+	        -c tests/fuzz/fuzz_$$t.c -o $(FUZZ_DIR)/fuzz_$$t.o && \
+	    $(FUZZ_CXX) $(FUZZ_SAN) -fsanitize=fuzzer -pthread $(FUZZ_DIR)/fuzz_$$t.o $(FUZZ_RUN_OBJ) \
+	        $(FUZZ_DIR)/libropewalk.a -o $(FUZZ_DIR)/fuzz_$$t $(LDLIBS) || exit 1; \
+	done
+
+fuzz: fuzz-build
+	rm -rf $(FUZZ_DIR)/seeds && tests/fuzz/make_corpus.sh $(FUZZ_DIR)/seeds
+	mkdir -p $(FUZZ_DIR)/crashes
+	failed=""; for t in $(FUZZ_TARGETS); do \
+	    mkdir -p $(FUZZ_DIR)/corpus/$$t; \
+	    echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
+	    $(FUZZ_DIR)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	        -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/crashes/$$t- \
+	        $(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/seeds/$$t > $(FUZZ_DIR)/$$t.log 2>&1 || failed="$$failed $$t"; \
+	    grep -E "^(#[0-9]+ *DONE|stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==ERROR|SUMMARY|fuzz property|Test unit written)" \
+	        $(FUZZ_DIR)/$$t.log; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: crashes in:$$failed (see $(FUZZ_DIR)/crashes)"; exit 1; fi; \
+	echo "fuzz: no crash in $(FUZZ_TARGETS)"
