@@ -282,6 +282,58 @@ def write_llama2c(model, path):
         put(model.output.weight)
 
 
+# ---------------------------------------------------------------- evaluation of a .bin
+
+def read_llama2c(path, a):
+    """Loads a .bin written by write_llama2c into a Llama (the header decides the shape)."""
+    raw = open(path, "rb").read()
+    dim, hidden, layers, heads, kv, vocab, seq = struct.unpack("7i", raw[:28])
+    a.dim, a.hidden_dim, a.n_layers, a.n_heads, a.n_kv_heads = dim, hidden, layers, heads, kv
+    a.vocab_size, a.seq_len = abs(vocab), seq
+    model = Llama(a)
+    floats = torch.from_numpy(np.frombuffer(raw, dtype="<f4", offset=28).copy())
+    at = 0
+
+    def take(t):
+        nonlocal at
+        t.data.copy_(floats[at:at + t.numel()].view_as(t))
+        at += t.numel()
+    take(model.tok_embeddings.weight)
+    for name in ["attention_norm", "wq", "wk", "wv", "wo", "ffn_norm", "w1", "w2", "w3"]:
+        for layer in model.layers:
+            take(getattr(layer, name).weight)
+    take(model.norm.weight)
+    at += seq * (dim // heads)  # freq_cis_real + freq_cis_imag
+    take(model.output.weight)
+    return model
+
+
+@torch.no_grad()
+def evaluate(a):
+    """Held-out NLL with ./run --ppl's protocol: BOS + the file tokenized once, chunks of
+    seq_len whose first token is BOS, all seq_len - 1 predictions scored.  Also the unigram
+    baseline: each scored token's frequency among the scored held-out tokens."""
+    torch.set_num_threads(a.threads)
+    sp = spm.SentencePieceProcessor(model_file=os.path.join(a.models_dir, a.name + ".model"))
+    text = open(os.path.join(a.models_dir, a.name + "-heldout.txt")).read()
+    model = read_llama2c(a.evaluate, a).eval()
+    ids = [sp.bos_id()] + sp.encode(text)
+    c = a.seq_len
+    chunk_nll = []
+    for j in range(len(ids) // c):
+        chunk = torch.tensor([sp.bos_id()] + ids[j * c + 1:(j + 1) * c]).unsqueeze(0)
+        logits = model(chunk)[0, :-1]
+        chunk_nll.append(F.cross_entropy(logits, chunk[0, 1:], reduction="mean").item())
+    scored = np.concatenate([ids[j * c + 1:(j + 1) * c] for j in range(len(chunk_nll))])
+    counts = np.bincount(scored, minlength=a.vocab_size)
+    unigram = -np.mean(np.log(counts[scored] / len(scored)))
+    print(json.dumps({"context": c, "chunks": len(chunk_nll),
+                      "first_chunks_nll": [round(x, 5) for x in chunk_nll[:8]],
+                      "mean_nll_first4": round(float(np.mean(chunk_nll[:4])), 5),
+                      "heldout_ppl": round(math.exp(np.mean(chunk_nll)), 3),
+                      "unigram_ppl": round(math.exp(unigram), 3)}))
+
+
 # ---------------------------------------------------------------- main
 
 def parse_args():
@@ -299,10 +351,10 @@ def parse_args():
     p.add_argument("--rope-base", type=float, default=10000.0)
     p.add_argument("--norm-eps", type=float, default=1e-5)
     p.add_argument("--batch", type=int, default=12)
-    p.add_argument("--steps", type=int, default=600)
+    p.add_argument("--steps", type=int, default=400)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--min-lr", type=float, default=1e-4)
-    p.add_argument("--warmup", type=int, default=40)
+    p.add_argument("--warmup", type=int, default=30)
     p.add_argument("--weight-decay", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--threads", type=int, default=2)
@@ -311,11 +363,15 @@ def parse_args():
     p.add_argument("--log-every", type=int, default=25)
     p.add_argument("--eval-every", type=int, default=200)
     p.add_argument("--eval-windows", type=int, default=48)
+    p.add_argument("--evaluate", metavar="BIN",
+                   help="only evaluate a trained .bin on the held-out text (no training)")
     return p.parse_args()
 
 
 def main():
     a = parse_args()
+    if a.evaluate:
+        return evaluate(a)
     torch.manual_seed(a.seed)
     torch.set_num_threads(a.threads)
     os.makedirs(a.work_dir, exist_ok=True)
