@@ -8,6 +8,7 @@
  * memory (offsets found with gguf_parse), llama2.c checkpoints and tokenizer.bin from scratch.
  * With ROPEWALK_CLI_TABLE=FILE every refusal appends a markdown row (input -> message) to
  * FILE: that is how the table in tests/README.md is made. */
+#include <dirent.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -447,6 +448,8 @@ static void test_flag_syntax(TestContext *t) {
     refuse(t, "--ppl without its value", "--ppl needs a value", KJV, "--ppl", NULL);
     refuse(t, "no model at all", "no model file given", "-n", "5", NULL);
     refuse(t, "two model files", "unexpected argument", KJV, KJV, NULL);
+    refuse(t, "model path with a newline in it", "'/nonexistent/a?b'", "/nonexistent/a\nb",
+           NULL);
 }
 
 static void test_flag_numbers(TestContext *t) {
@@ -611,6 +614,37 @@ static void test_non_finite_weights(TestContext *t) {
     check_runtime_error(t, "llama2.c file with a NaN in layer 0's attention norm", "layer 0", &r);
 }
 
+/* Inputs the fuzzers found (tests/regressions/README.md says what each one broke): ./run
+ * on each must end normally, or with one 'error: ' line, and never with a sanitizer report. */
+static void check_regression(TestContext *t, const char *path, const char *tokenizer) {
+    static RunResult r;
+    if (tokenizer) run_args(&r, path, "--tokenizer", tokenizer, "-n", "4", "-p", "In the", NULL);
+    else run_args(&r, path, "-n", "4", "-p", "In the", "--temp", "0", NULL);
+    CHECK(t, r.code == 0 || r.code == 1, "%s: exit code %d: %.400s", path, r.code, r.err);
+    CHECK(t, !strstr(r.err, "runtime error") && !strstr(r.err, "Sanitizer"),
+          "%s: sanitizer report: %.600s", path, r.err);
+    if (r.code == 1) check_runtime_error(t, path, "error: ", &r);
+}
+
+static void test_regression_files(TestContext *t) {
+    DIR *dir = opendir("tests/regressions");
+    if (!dir) SKIP(t, "tests/regressions is absent (run from the project root)");
+    const char *tokenizer = write_tokenizer_bin(t, "tok.bin", 32); /* the .bin files: vocab 32 */
+    int checked = 0;
+    for (struct dirent *e; (e = readdir(dir)) != NULL;) {
+        size_t n = strlen(e->d_name);
+        int gguf = n > 5 && !strcmp(e->d_name + n - 5, ".gguf");
+        int bin = n > 4 && !strcmp(e->d_name + n - 4, ".bin");
+        if (!gguf && !bin) continue;
+        char path[512];
+        snprintf(path, sizeof path, "tests/regressions/%s", e->d_name);
+        check_regression(t, path, bin ? tokenizer : NULL);
+        checked++;
+    }
+    closedir(dir);
+    CHECK(t, checked >= 3, "only %d regression files found", checked);
+}
+
 /* ---- positive checks ------------------------------------------------------------------ */
 
 /* Every flag ./run has: the help must list each one. */
@@ -752,6 +786,7 @@ static const TestCase cli_tests[] = {
     {"ppl_refusals", test_ppl_refusals},
     {"context_larger_than_memory", test_context_larger_than_memory},
     {"non_finite_weights", test_non_finite_weights},
+    {"regression_files", test_regression_files},
     {"help", test_help},
     {"greedy_repeats", test_greedy_repeats},
     {"tiny_llama2c_runs", test_tiny_llama2c_runs},
