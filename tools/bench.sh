@@ -20,10 +20,13 @@
 #   BENCH_THREADS   "1 2"           BENCH_DEPTHS "0 4096"   BENCH_PROMPT 512  BENCH_GEN 128
 #   BENCH_LAT_MODELS "stories260K 110M-f32 110M-q8_0"   BENCH_KV_TYPES "f32 f16 q8_0"
 #   BENCH_LAT_DEPTHS "0 512 1024 2048 4096 8192 16384"   BENCH_LAT_GEN 64
-#   BENCH_LAT_THREADS 2
+#   BENCH_LAT_THREADS 2   BENCH_LAT_REPEATS (default BENCH_REPEATS)
+#   BENCH_MODEL_DIR  where the random models are cached (default BENCH_DIR)
+#   (an empty BENCH_MODELS or BENCH_LAT_MODELS skips that part)
 #   BENCH_RUN_LIMIT  seconds (default 600, quick 120): once a latency run takes longer,
 #                    the deeper depths of that series are skipped (noted in the CSV)
-# Delete $BENCH_DIR/*.gguf to regenerate the models.
+# Delete $BENCH_MODEL_DIR/*.gguf to regenerate the models.  Exit status: 0, or 1 when a run
+# failed (crash, error; never for speed), 2 on bad settings.
 set -u
 
 usage() { sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
@@ -37,22 +40,23 @@ QUICK=${BENCH_QUICK:-0}
 RUN=${RUN:-./run}
 TOOLS=${TOOLS:-build/tools}
 OUT=${BENCH_DIR:-build/bench}
+MODEL_DIR=${BENCH_MODEL_DIR:-$OUT}
 STORIES=../shared/models/stories260K.gguf
 if [ "$QUICK" = 1 ]; then
     REPEATS=${BENCH_REPEATS:-1}
-    MODELS=${BENCH_MODELS:-"42M-f32 42M-q8_0 stories260K"}
+    MODELS=${BENCH_MODELS-"42M-f32 42M-q8_0 stories260K"}
     THREADS=${BENCH_THREADS:-"2"}
     DEPTHS=${BENCH_DEPTHS:-"0 512"}
-    LAT_MODELS=${BENCH_LAT_MODELS:-"stories260K 42M-q8_0"}
+    LAT_MODELS=${BENCH_LAT_MODELS-"stories260K 42M-q8_0"}
     LAT_DEPTHS=${BENCH_LAT_DEPTHS:-"0 512 1024"}
     LAT_GEN=${BENCH_LAT_GEN:-16}
     RUN_LIMIT=${BENCH_RUN_LIMIT:-120}
 else
     REPEATS=${BENCH_REPEATS:-3}
-    MODELS=${BENCH_MODELS:-"110M-f32 110M-f16 110M-q8_0 42M-f32 42M-f16 42M-q8_0 stories260K"}
+    MODELS=${BENCH_MODELS-"110M-f32 110M-f16 110M-q8_0 42M-f32 42M-f16 42M-q8_0 stories260K"}
     THREADS=${BENCH_THREADS:-"1 2"}
     DEPTHS=${BENCH_DEPTHS:-"0 4096"}
-    LAT_MODELS=${BENCH_LAT_MODELS:-"stories260K 110M-f32 110M-q8_0"}
+    LAT_MODELS=${BENCH_LAT_MODELS-"stories260K 110M-f32 110M-q8_0"}
     LAT_DEPTHS=${BENCH_LAT_DEPTHS:-"0 512 1024 2048 4096 8192 16384"}
     LAT_GEN=${BENCH_LAT_GEN:-64}
     RUN_LIMIT=${BENCH_RUN_LIMIT:-600}
@@ -61,6 +65,7 @@ PROMPT=${BENCH_PROMPT:-512}
 GEN=${BENCH_GEN:-128}
 KV_TYPES=${BENCH_KV_TYPES:-"f32 f16 q8_0"}
 LAT_THREADS=${BENCH_LAT_THREADS:-2}
+LAT_REPEATS=${BENCH_LAT_REPEATS:-$REPEATS}
 
 # Reference figures, copied from ../shared/BENCHMARKS.md (not read at run time), measured on
 # this project's machine kind (2 cores, AVX-512) with random-weight models of the same shapes:
@@ -101,11 +106,13 @@ REFERENCES="
 for tool in make_random_model quantize; do
     [ -x "$TOOLS/$tool" ] || die "$TOOLS/$tool is missing: build it first (make)"
 done
-for n in $REPEATS $PROMPT $GEN $LAT_GEN $LAT_THREADS $RUN_LIMIT $THREADS $DEPTHS $LAT_DEPTHS; do
+for n in $REPEATS $LAT_REPEATS $PROMPT $GEN $LAT_GEN $LAT_THREADS $RUN_LIMIT $THREADS $DEPTHS $LAT_DEPTHS; do
     [[ $n =~ ^[0-9]+$ ]] || die "'$n' is not a whole number (check the BENCH_* settings)"
 done
-[ "$REPEATS" -ge 1 ] || die "BENCH_REPEATS must be at least 1"
-mkdir -p "$OUT" || die "cannot create $OUT"
+if [ "$REPEATS" -lt 1 ] || [ "$LAT_REPEATS" -lt 1 ]; then
+    die "BENCH_REPEATS and BENCH_LAT_REPEATS must be at least 1"
+fi
+mkdir -p "$OUT" "$MODEL_DIR" || die "cannot create $OUT or $MODEL_DIR"
 TIME_BIN=/usr/bin/time
 if ! "$TIME_BIN" -f %M true > /dev/null 2>&1; then
     note "GNU time not found ($TIME_BIN): peak RSS left empty (apt-get install time)"
@@ -117,7 +124,7 @@ fi
 model_file() { # name -> path of its GGUF
     case $1 in
         stories260K) echo "$STORIES" ;;
-        *) echo "$OUT/random-$1.gguf" ;;
+        *) echo "$MODEL_DIR/random-$1.gguf" ;;
     esac
 }
 
@@ -131,7 +138,7 @@ make_model() {
     [ -s "$path" ] && return 0
     case $shape in 110M|42M) ;; *) note "unknown model '$name'"; return 1 ;; esac
     case $type in f32|f16|q8_0|q4_0) ;; *) note "unknown weight type in '$name'"; return 1 ;; esac
-    local f32="$OUT/random-$shape-f32.gguf"
+    local f32="$MODEL_DIR/random-$shape-f32.gguf"
     if [ ! -s "$f32" ]; then
         note "generating $f32 (random weights, speed only)"
         if ! "$TOOLS/make_random_model" "$f32.tmp" --shape "$shape" --type f32 --seed 1; then
@@ -189,6 +196,7 @@ bench_run() {
     if [ $rc -eq 0 ] && [ -n "$RESULT_JSON" ]; then RESULT_STATUS=ok
     elif grep -q "largest -c that fits\|is available" "$base.log"; then RESULT_STATUS=refused
     else RESULT_STATUS=failed; fi
+    [ "$RESULT_STATUS" = failed ] && FAILURES=$((FAILURES + 1))
     [ "$RESULT_STATUS" = ok ] || note "run failed ($RESULT_STATUS): $(tail -n 1 "$base.log")"
 }
 
@@ -242,7 +250,7 @@ latency_series() {
     path=$(model_file "$name") series="$name/$kv"
     for d in $LAT_DEPTHS; do
         row_prefix="$series,$name,$(model_shape "$name"),$(model_weights "$name"),$kv"
-        row_prefix="$row_prefix,$LAT_THREADS,$d,$LAT_GEN,$REPEATS"
+        row_prefix="$row_prefix,$LAT_THREADS,$d,$LAT_GEN,$LAT_REPEATS"
         if [ -n "$skip" ]; then
             echo "$row_prefix,,,,,,,,$skip" >> "$OUT/latency.csv"
             continue
@@ -250,7 +258,7 @@ latency_series() {
         base="$OUT/lat_${name}_${kv}_d${d}"
         note "$name: decode latency at depth $d, KV $kv"
         bench_run "$base" "$path" --bench-prompt 0 --bench-gen "$LAT_GEN" --bench-depth "$d" \
-            --bench-repeats "$REPEATS" -t "$LAT_THREADS" -c $(( d + LAT_GEN )) --kv-type "$kv"
+            --bench-repeats "$LAT_REPEATS" -t "$LAT_THREADS" -c $(( d + LAT_GEN )) --kv-type "$kv"
         read -r layers kv_dim <<< "$(shape_of_log "$base.log")"
         row=$(kv_row_bytes "$kv" "${kv_dim:-0}")
         tps=$(json_field decode_tps <<< "$RESULT_JSON")
@@ -379,7 +387,7 @@ MAIN_MODELS=$(available_models $MODELS | tr '\n' ' ')
 # shellcheck disable=SC2086
 LAT_MODELS_OK=$(available_models $LAT_MODELS | tr '\n' ' ')
 first=$(echo "$LAT_MODELS_OK $MAIN_MODELS" | awk '{ print $1 }')
-KV_OK=""
+KV_OK="" FAILURES=0
 [ -n "$first" ] && KV_OK=$(probe_kv_types "$(model_file "$first")")
 run_main
 run_latency
@@ -394,7 +402,8 @@ run_latency
 {
     echo "# Decode latency vs depth ($(machine_line))"
     echo
-    echo "$LAT_GEN decoded tokens after the depth, $LAT_THREADS threads; series = model/KV type."
+    echo "$LAT_GEN decoded tokens after the depth, $LAT_THREADS threads, median of $LAT_REPEATS;" \
+         "series = model/KV type."
     latency_table
 } > "$OUT/latency.md"
 plot
@@ -402,3 +411,6 @@ cat "$OUT/results.md"
 echo
 cat "$OUT/latency.md"
 note "wrote $OUT/results.csv, results.md, latency.csv, latency.md and the plots"
+# Exit 1 only when a run crashed or errored (never for its speed); a refusal by the memory
+# plan or a depth skipped for time is a result, not a failure.
+[ "$FAILURES" -eq 0 ] || { note "$FAILURES run(s) failed: see the .log files in $OUT"; exit 1; }
