@@ -3,6 +3,7 @@
 #   make test       the test suite (unit, golden vs ../shared/refs, end-to-end, bad inputs)
 #   make sanitize   the same suite built with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench      speed figures (never pass/fail)
+#   make demo       the README's first command: deps, build, generation, RoPE-mode perplexity
 
 CC       ?= cc
 CXX      ?= c++
@@ -64,6 +65,9 @@ sanitize: deps
 
 bench: all
 	./tools/bench.sh
+
+demo:
+	./tools/demo.sh
 
 clean:
 	rm -rf build run

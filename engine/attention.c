@@ -147,22 +147,36 @@ static Tile thread_tile(const AttentionJob *job, int thread) {
  * The group's scores live where K^T would. */
 static void attend_direct(const AttentionJob *job, int g, int query, Tile *tile) {
     const AttentionSpec *spec = job->spec;
+    const KvCache *cache = job->cache;
     int hd = spec->head_dim, group = spec->n_heads / spec->n_kv_heads;
     int q_dim = spec->n_heads * hd, length = job->pos + query + 1;
     const float *q = job->q + (size_t)query * q_dim + (size_t)g * group * hd;
     float *out = job->out + (size_t)query * q_dim + (size_t)g * group * hd;
     float *scores = tile->kt, scale = 1.0f / sqrtf((float)hd);
+    size_t offset = (size_t)g * hd; /* elements into the row */
     for (int j = 0; j < length; j++) {
-        kvcache_load_key_part(job->cache, job->layer, j, g * hd, hd, tile->row);
-        for (int h = 0; h < group; h++)
-            scores[(size_t)h * length + j] = dot_f32(q + (size_t)h * hd, tile->row, hd) * scale;
+        const unsigned char *row = kvcache_key_row(cache, job->layer, j);
+        if (cache->type == KV_Q8_0) kvcache_load_key_part(cache, job->layer, j, g * hd, hd, tile->row);
+        for (int h = 0; h < group; h++) {
+            const float *qh = q + (size_t)h * hd;
+            float s = cache->type == KV_F32 ? dot_f32(qh, (const float *)row + offset, hd)
+                    : cache->type == KV_F16 ? dot_f16((const uint16_t *)row + offset, qh, hd)
+                                            : dot_f32(qh, tile->row, hd);
+            scores[(size_t)h * length + j] = s * scale;
+        }
     }
     for (int h = 0; h < group; h++) softmax(scores + (size_t)h * length, length);
     memset(out, 0, (size_t)group * hd * sizeof(float));
     for (int j = 0; j < length; j++) {
-        kvcache_load_value_part(job->cache, job->layer, j, g * hd, hd, tile->row);
-        for (int h = 0; h < group; h++)
-            axpy_f32(out + (size_t)h * hd, scores[(size_t)h * length + j], tile->row, hd);
+        const unsigned char *row = kvcache_value_row(cache, job->layer, j);
+        if (cache->type == KV_Q8_0) kvcache_load_value_part(cache, job->layer, j, g * hd, hd, tile->row);
+        for (int h = 0; h < group; h++) {
+            float p = scores[(size_t)h * length + j];
+            float *oh = out + (size_t)h * hd;
+            if (cache->type == KV_F32) axpy_f32(oh, p, (const float *)row + offset, hd);
+            else if (cache->type == KV_F16) axpy_f16(oh, p, (const uint16_t *)row + offset, hd);
+            else axpy_f32(oh, p, tile->row, hd);
+        }
     }
 }
 

@@ -142,3 +142,11 @@ void kvcache_load_value_part(const KvCache *cache, int layer, int position, int 
                              int count, float *out) {
     load_part(cache, cache->values + row_offset(cache, layer, position), first, count, out);
 }
+
+const unsigned char *kvcache_key_row(const KvCache *cache, int layer, int position) {
+    return cache->keys + row_offset(cache, layer, position);
+}
+
+const unsigned char *kvcache_value_row(const KvCache *cache, int layer, int position) {
+    return cache->values + row_offset(cache, layer, position);
+}

@@ -43,6 +43,9 @@ void kvcache_store(KvCache *cache, int layer, int position, const float *key, co
 /* Reads one position's key or value back as floats. */
 void kvcache_load_key(const KvCache *cache, int layer, int position, float *out);
 void kvcache_load_value(const KvCache *cache, int layer, int position, float *out);
+/* The stored row (kv_dim elements of the cache's type) of a position's key or value. */
+const unsigned char *kvcache_key_row(const KvCache *cache, int layer, int position);
+const unsigned char *kvcache_value_row(const KvCache *cache, int layer, int position);
 /* Reads `count` elements from element `first` of a position's key or value (one head). */
 void kvcache_load_key_part(const KvCache *cache, int layer, int position, int first, int count,
                            float *out);

@@ -138,7 +138,7 @@ static float dot_q8_0(const unsigned char *row, const float *x, int cols) {
     return horizontal_sum(acc);
 }
 
-static float dot_f16(const uint16_t *restrict h, const float *restrict x, int cols) {
+float dot_f16(const uint16_t *restrict h, const float *restrict x, int cols) {
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     int i = 0;
     for (; i + 16 <= cols; i += 16) {
@@ -169,7 +169,21 @@ float dot_q8_0_q8_0(const unsigned char *w, const unsigned char *xq, int cols) {
     return horizontal_sum(acc);
 }
 
+void axpy_f16(float *restrict y, float a, const uint16_t *restrict x, int n) {
+    __m256 va = _mm256_set1_ps(a);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 xv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i)));
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, xv, _mm256_loadu_ps(y + i)));
+    }
+    for (; i < n; i++) y[i] += a * half_to_float(x[i]);
+}
+
 #else /* portable kernels */
+
+void axpy_f16(float *restrict y, float a, const uint16_t *restrict x, int n) {
+    for (int i = 0; i < n; i++) y[i] += a * half_to_float(x[i]);
+}
 
 float dot_q8_0_q8_0(const unsigned char *w, const unsigned char *xq, int cols) {
     float sum = 0.0f;
@@ -194,7 +208,7 @@ static float dot_q8_0(const unsigned char *row, const float *x, int cols) {
     return sum;
 }
 
-static float dot_f16(const uint16_t *restrict h, const float *restrict x, int cols) {
+float dot_f16(const uint16_t *restrict h, const float *restrict x, int cols) {
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
     for (int i = 0; i < cols; i++) sum += half_to_float(h[i]) * x[i];

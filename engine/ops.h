@@ -17,6 +17,10 @@ float dot_f32(const float *restrict a, const float *restrict b, int n);
 /* y += a * x */
 void axpy_f32(float *restrict y, float a, const float *restrict x, int n);
 
+/* The same with f16 elements in x (the second operand). */
+float dot_f16(const uint16_t *restrict h, const float *restrict x, int n);
+void axpy_f16(float *restrict y, float a, const uint16_t *restrict x, int n);
+
 /* Converts row `row` of a matrix (any stored type) to cols floats. */
 void dequantize_row(const Matrix *m, int row, float *out);
 /* Dot product of row `row` of m with x (cols values). */
