@@ -16,18 +16,20 @@ void rmsnorm(float *out, const float *x, const float *weight, int n, float eps) 
 /* exp(x) for x <= 0, branch-free so that loops over it vectorise: x = n ln2 + r with
  * |r| <= ln2/2 (ln2 split in two parts for exactness), e^r by its degree-6 Taylor polynomial
  * (truncation error < (ln2/2)^7/7! = 1.2e-7 relative), and 2^n put in the exponent bits.
- * Below -87.3 (where e^x < FLT_MIN) the result is 0. */
+ * The argument is clamped to [-87.3, 0] (e^-87.3 is about FLT_MIN) so the exponent
+ * arithmetic stays defined for any input; a NaN argument gives NaN back, so that a NaN in
+ * the scores is reported, not hidden. */
 static inline float exp_nonpositive(float x) {
-    x = x < -87.3f ? -87.3f : x;
+    float c = fminf(fmaxf(x, -87.3f), 0.0f); /* fmaxf(NaN, a) = a */
     /* round to nearest by adding and removing 1.5 * 2^23 (no library call in the loop) */
-    float n = (x * 1.44269504f + 12582912.0f) - 12582912.0f;
-    float r = x - n * 0.693145752f - n * 1.42860677e-6f;
+    float n = (c * 1.44269504f + 12582912.0f) - 12582912.0f;
+    float r = c - n * 0.693145752f - n * 1.42860677e-6f;
     float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.66666667e-1f + r * (4.16666667e-2f +
               r * (8.33333333e-3f + r * 1.38888889e-3f)))));
-    int32_t bits = ((int32_t)n + 127) << 23;
+    uint32_t bits = (uint32_t)((int32_t)n + 127) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
+    return x == x ? p * scale : x;
 }
 
 void softmax(float *x, int n) {

@@ -59,6 +59,12 @@ static void test_softmax_and_swiglu_by_hand(TestContext *t) {
     float x[2] = {0.0f, logf(3.0f)}; /* exp: 1 and 3 -> 1/4 and 3/4 */
     softmax(x, 2);
     CHECK(t, fabsf(x[0] - 0.25f) < 1e-7f && fabsf(x[1] - 0.75f) < 1e-7f, "softmax (%g, %g)", x[0], x[1]);
+    float with_nan[3] = {0.0f, NAN, 1.0f}; /* a NaN must come out, not vanish */
+    softmax(with_nan, 3);
+    CHECK(t, isnan(with_nan[1]), "softmax hid a NaN: %g", with_nan[1]);
+    float far[2] = {0.0f, -200.0f}; /* e^-200 underflows to 0: (1, 0) */
+    softmax(far, 2);
+    CHECK(t, far[0] == 1.0f && far[1] < 1e-37f, "softmax of (0, -200) = (%g, %g)", far[0], far[1]);
     float big[2] = {1000.0f, 1000.0f}; /* must not overflow: 1/2 each */
     softmax(big, 2);
     CHECK(t, big[0] == 0.5f, "softmax of large equal logits %g", big[0]);
