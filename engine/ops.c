@@ -20,7 +20,8 @@ void rmsnorm(float *out, const float *x, const float *weight, int n, float eps) 
  * arithmetic stays defined for any input; a NaN argument gives NaN back, so that a NaN in
  * the scores is reported, not hidden. */
 static inline float exp_nonpositive(float x) {
-    float c = fminf(fmaxf(x, -87.3f), 0.0f); /* fmaxf(NaN, a) = a */
+    float c = x > -87.3f ? x : -87.3f; /* a NaN compares false: clamped too */
+    c = c < 0.0f ? c : 0.0f;
     /* round to nearest by adding and removing 1.5 * 2^23 (no library call in the loop) */
     float n = (c * 1.44269504f + 12582912.0f) - 12582912.0f;
     float r = c - n * 0.693145752f - n * 1.42860677e-6f;

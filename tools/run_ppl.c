@@ -81,6 +81,8 @@ int ppl_flag_parse(PplOptions *o, int argc, char **argv, int *i, char *err, size
         return parse_count_flag(argc, argv, i, 0, &o->max_chunks, err, err_size);
     if (strcmp(flag, "--ppl-band") == 0)
         return parse_count_flag(argc, argv, i, 1, &o->band_width, err, err_size);
+    if (strcmp(flag, "--ppl-stream") == 0)
+        return parse_count_flag(argc, argv, i, 2, &o->stream_length, err, err_size);
     return 0;
 }
 
@@ -93,6 +95,9 @@ void ppl_flags_help(FILE *out) {
           "  --ppl-stride S        sliding windows of c tokens every S tokens instead of\n"
           "                        chunks, scoring the last S predictions (PI/YaRN papers)\n"
           "  --ppl-chunks N        at most N chunks/windows (default: all)\n"
+          "  --ppl-stream N        streams of N tokens (BOS first) appended through the\n"
+          "                        cache's overflow policy (--stream-window W --sinks S, or\n"
+          "                        --context-shift), in blocks of 16; every prediction scored\n"
           "  --ppl-band L          ppl per band of L positions (default: the original\n"
           "                        context, --yarn-orig-ctx)\n"
           "  --ppl-positions FILE  write position,mean_nll,count rows for a plot\n"
@@ -165,10 +170,34 @@ int ppl_tokenize_file(const Tokenizer *tok, const char *path, int **ids, int *n_
 
 typedef struct {
     int ctx, first_scored, stride, n_sequences, vocab, max_batch;
+    int streaming; /* ctx is a stream length, fed through transformer_append */
 } Plan;
+
+enum { STREAM_BLOCK = 16 }; /* tokens per append while streaming: eviction happens between
+                               blocks, so a block's early queries may see up to 15 fewer
+                               old tokens than strict token-by-token streaming */
+
+static int make_stream_plan(const Transformer *t, int n_ids, const PplOptions *o, Plan *p,
+                            char *err, size_t err_size) {
+    p->ctx = o->stream_length;
+    p->streaming = 1;
+    p->vocab = transformer_vocab_size(t);
+    p->max_batch = transformer_max_batch(t) < STREAM_BLOCK ? transformer_max_batch(t)
+                                                           : STREAM_BLOCK;
+    if (o->stride > 0 || o->score_from > 0)
+        return fail(err, err_size, "--ppl-stream scores every prediction: it takes neither "
+                    "--ppl-stride nor --ppl-score-from");
+    if (n_ids < p->ctx)
+        return fail(err, err_size, "the text has %d tokens (BOS included) but one stream of "
+                    "%d needs %d", n_ids, p->ctx, p->ctx);
+    p->n_sequences = n_ids / p->ctx;
+    if (o->max_chunks > 0 && o->max_chunks < p->n_sequences) p->n_sequences = o->max_chunks;
+    return 0;
+}
 
 static int make_plan(const Transformer *t, int n_ids, const PplOptions *o, Plan *p,
                      char *err, size_t err_size) {
+    if (o->stream_length > 0) return make_stream_plan(t, n_ids, o, p, err, err_size);
     int engine_ctx = transformer_context(t);
     p->ctx = o->ctx > 0 ? o->ctx : engine_ctx;
     p->stride = o->stride;
@@ -261,11 +290,14 @@ static void record(PplResult *r, int predicted_position, double nll) {
 static int score_sequence(Transformer *t, const int *tokens, const Plan *p, int first,
                           int sequence, PplResult *r, char *err, size_t err_size) {
     char engine_err[ERR_LEN];
+    if (p->streaming) transformer_reset(t);
     for (int start = 0; start < p->ctx - 1; start += p->max_batch) {
         int n = p->ctx - 1 - start < p->max_batch ? p->ctx - 1 - start : p->max_batch;
         int wanted = start + n - 1 >= first;
-        const float *logits = transformer_forward(t, tokens + start, n, start, wanted,
-                                                  engine_err, sizeof engine_err);
+        const float *logits =
+            p->streaming ? transformer_append(t, tokens + start, n, 1, engine_err, sizeof engine_err)
+                         : transformer_forward(t, tokens + start, n, start, wanted, engine_err,
+                                               sizeof engine_err);
         if (!logits)
             return fail(err, err_size, "chunk %d, positions %d..%d: %s", sequence, start,
                         start + n - 1, engine_err);
@@ -386,7 +418,7 @@ static RopeEcho rope_echo(const RopeConfig *rope, int ctx) {
 }
 
 static const char *protocol_name(const PplOptions *o) {
-    return o->stride > 0 ? "sliding" : "chunked";
+    return o->stream_length > 0 ? "streamed" : o->stride > 0 ? "sliding" : "chunked";
 }
 
 static void print_number_or_null(FILE *out, double value) {

@@ -22,6 +22,9 @@ typedef struct {
     int score_from;             /* K: first scored logit position (chunked only); c/2 =
                                    llama.cpp's llama-perplexity */
     int stride;                 /* S: sliding windows every S tokens; 0 = chunked */
+    int stream_length;          /* N: streams of N tokens appended through the engine's
+                                   overflow policy (--stream-window / --context-shift), all
+                                   predictions scored; 0 = chunked or sliding */
     int max_chunks;             /* N: at most N chunks/windows; 0 = all */
     int band_width;             /* L: report ppl per band of L positions (the training
                                    context); 0 = one band over the whole context */
