@@ -350,10 +350,12 @@ latency_table() {
                     if (tps[s, D[j]] == "" || r == "") printf " – |"
                     else printf " %.2fx (%s) |", tps[s, D[j]] / r, r }
                 printf "\n" }
-            printf "\nDepth-4096 / depth-0 time per token (target for 110M: <= 1.3 with f32 weights):"
+            line = ""
             for (i = 1; i <= ns; i++) { s = order[i]
-                if (tps[s, 0] != "" && tps[s, 4096] != "") printf " %s %.2f;", s, tps[s, 0] / tps[s, 4096] }
-            printf "\n" }
+                if (tps[s, 0] != "" && tps[s, 4096] != "")
+                    line = line sprintf("%s %s %.2f", line == "" ? "" : ";", s, tps[s, 0] / tps[s, 4096]) }
+            if (line != "")
+                printf "\nDepth-4096 / depth-0 time per token (issue 5 target for 110M F32: <= 1.3):%s\n", line }
     ' "$OUT/latency.csv"
 }
 
@@ -361,8 +363,8 @@ machine_line() {
     local cpu
     cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
     echo "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo ?)," \
-         "$(nproc) cores ($cpu), load average now: $(cut -d' ' -f1-3 /proc/loadavg)," \
-         "repeats $REPEATS (median)$( [ "$QUICK" = 1 ] && echo ', QUICK mode')"
+         "$(nproc) cores ($cpu), load average now: $(cut -d' ' -f1-3 /proc/loadavg)$(
+         [ "$QUICK" = 1 ] && echo ', QUICK mode')"
 }
 
 # ---------------------------------------------------------------- plots
@@ -391,20 +393,26 @@ KV_OK="" FAILURES=0
 [ -n "$first" ] && KV_OK=$(probe_kv_types "$(model_file "$first")")
 run_main
 run_latency
+rows() { awk 'END { print NR - 1 }' "$1"; }
 {
     echo "# Benchmarks ($(machine_line))"
     echo
-    echo "Prefill of $PROMPT tokens and decode of $GEN after the given depth, f16 KV cache."
-    echo "Ratios: ours / reference (> 1 is faster); references from ../shared/BENCHMARKS.md."
-    echo
-    main_table
+    if [ "$(rows "$OUT/results.csv")" -gt 0 ]; then
+        echo "Prefill of $PROMPT tokens and decode of $GEN after the given depth, f16 KV cache,"
+        echo "median of $REPEATS. Ratios: ours / reference (> 1 is faster); references from"
+        echo "../shared/BENCHMARKS.md. Load: the 1-minute load average when the run started."
+        echo
+        main_table
+    else echo "(no prefill/decode runs: BENCH_MODELS is empty or no model was available)"; fi
 } > "$OUT/results.md"
 {
     echo "# Decode latency vs depth ($(machine_line))"
     echo
-    echo "$LAT_GEN decoded tokens after the depth, $LAT_THREADS threads, median of $LAT_REPEATS;" \
-         "series = model/KV type."
-    latency_table
+    if [ "$(rows "$OUT/latency.csv")" -gt 0 ]; then
+        echo "$LAT_GEN decoded tokens after the depth, $LAT_THREADS threads, median of" \
+             "$LAT_REPEATS; series = model/KV type."
+        latency_table
+    else echo "(no latency runs: BENCH_LAT_MODELS is empty or no model was available)"; fi
 } > "$OUT/latency.md"
 plot
 cat "$OUT/results.md"
