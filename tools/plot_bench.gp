@@ -6,18 +6,18 @@
 set datafile separator ','
 set grid
 set logscale y
-set key top left
+set key outside right top
 set xlabel 'depth (tokens already in the KV cache)'
 ok(col) = strcol(17) eq 'ok' && column(col) > 0 ? column(col) : NaN
 
-eval sprintf("set terminal %s size 900,600 noenhanced", term)
+eval sprintf("set terminal %s size 1000,600 noenhanced", term)
 set output dir.'/latency_vs_depth.png'
 set title 'Decode latency per token vs depth'
 set ylabel 'ms per token'
 plot for [s in series] dir.'/latency.csv' \
      using 7:(strcol(1) eq s ? ok(11) : NaN) every ::1 with linespoints pointtype 7 title s
 
-eval sprintf("set terminal %s size 900,900 noenhanced", term)
+eval sprintf("set terminal %s size 1000,900 noenhanced", term)
 set output dir.'/memory_vs_depth.png'
 set multiplot layout 2,1
 set title 'KV cache bytes in use vs depth'
