@@ -97,13 +97,11 @@ static inline unsigned fuzz_check_model(const Model *m) {
 
 /* A model small enough to run: three tokens through the engine (16 positions, one thread),
  * with the RoPE settings the file carries. Non-finite logits are an allowed, reported
- * outcome; a crash or sanitizer report is not. Only with FUZZ_ENGINE=1: off by default
- * while engine/ops.c's exp_nonpositive converts NaN to int (UB; reported, see
- * tests/regressions/README.md), which every NaN weight reaches at once. */
+ * outcome; a crash or sanitizer report is not. FUZZ_ENGINE=0 skips it (readers only). */
 static inline void fuzz_run_small_model(const Model *m) {
     const Config *c = &m->config;
     const char *engine = getenv("FUZZ_ENGINE");
-    if (!engine || strcmp(engine, "1") != 0) return;
+    if (engine && strcmp(engine, "0") == 0) return;
     if (c->dim > 512 || c->hidden_dim > 2048 || c->n_layers > 8 || c->vocab_size > 4096 ||
         c->n_heads > 64)
         return;
