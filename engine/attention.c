@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/half.h"
 #include "ops.h"
 
 enum { QUERY_TILE = 16 };
@@ -90,6 +91,19 @@ static void fill_key_angles(const AttentionJob *job, int length, Tile *tile) {
 
 /* Fills the tile's K^T and V^T for positions 0..length-1 of kv head g; raw keys are rotated
  * with the angle table (fill_key_angles first). */
+/* hd elements of a cached row from element `first`, as floats (f32 and f16 read in place). */
+static void read_head(const KvCache *cache, const unsigned char *row, int layer, int position,
+                      int is_key, int first, int hd, float *out) {
+    if (cache->type == KV_F32)
+        memcpy(out, (const float *)row + first, (size_t)hd * sizeof(float));
+    else if (cache->type == KV_F16)
+        half_to_float_row((const uint16_t *)row + first, out, hd);
+    else if (is_key)
+        kvcache_load_key_part(cache, layer, position, first, hd, out);
+    else
+        kvcache_load_value_part(cache, layer, position, first, hd, out);
+}
+
 static void fill_tile(const AttentionJob *job, int g, int length, Tile *tile) {
     const AttentionSpec *spec = job->spec;
     const KvCache *cache = job->cache;
@@ -97,12 +111,14 @@ static void fill_tile(const AttentionJob *job, int g, int length, Tile *tile) {
     const RopeConfig *rope = spec->rope_at_attention;
     tile->stride = length;
     for (int j = 0; j < length; j++) {
-        kvcache_load_key_part(cache, job->layer, j, g * hd, hd, tile->row);
+        read_head(cache, kvcache_key_row(cache, job->layer, j), job->layer, j, 1, g * hd, hd,
+                  tile->row);
         if (rope)
             rope_rotate(tile->row, 1, hd, rope->rotary_dim, spec->layout,
                         tile->cos_sin + (size_t)j * rope->rotary_dim);
         for (int d = 0; d < hd; d++) tile->kt[(size_t)d * length + j] = tile->row[d];
-        kvcache_load_value_part(cache, job->layer, j, g * hd, hd, tile->row);
+        read_head(cache, kvcache_value_row(cache, job->layer, j), job->layer, j, 0, g * hd, hd,
+                  tile->row);
         for (int d = 0; d < hd; d++) tile->vt[(size_t)d * length + j] = tile->row[d];
     }
 }
@@ -142,9 +158,9 @@ static Tile thread_tile(const AttentionJob *job, int thread) {
     return tile;
 }
 
-/* One query (decode) with keys already rotated and heads of at least 32: read the cache rows
- * in place instead of building transposed tiles (which would write as much as it reads).
- * The group's scores live where K^T would. */
+/* One query (decode) with keys already rotated: read the cache rows in place instead of
+ * building transposed tiles (which would write as much as it reads, with nothing to amortise
+ * the copy over). The group's scores live where K^T would. */
 static void attend_direct(const AttentionJob *job, int g, int query, Tile *tile) {
     const AttentionSpec *spec = job->spec;
     const KvCache *cache = job->cache;
@@ -184,7 +200,7 @@ static void attend_queries(const AttentionJob *job, int g, int first, int last, 
     const AttentionSpec *spec = job->spec;
     int hd = spec->head_dim, group = spec->n_heads / spec->n_kv_heads;
     int q_dim = spec->n_heads * hd;
-    if (last - first == 1 && !spec->rope_at_attention && hd >= 32 && group <= 2 * hd) {
+    if (last - first == 1 && !spec->rope_at_attention && group <= 2 * hd) {
         attend_direct(job, g, first, tile);
         return;
     }

@@ -376,6 +376,10 @@ const float *transformer_append(Transformer *t, const int *tokens, int n, int al
     return transformer_forward(t, tokens, n, pos, all_logits, err, err_size);
 }
 
+void transformer_truncate(Transformer *t, int n) {
+    if (n >= 0 && n < t->cache.n_cached) t->cache.n_cached = n;
+}
+
 void transformer_reset(Transformer *t) {
     kvcache_reset(&t->cache, t->cache.n_pinned);
     t->evicted = 0;

@@ -69,6 +69,8 @@ const float *transformer_append(Transformer *t, const int *tokens, int n, int al
                                 char *err, size_t err_size);
 /* Forgets the cached sequence. */
 void transformer_reset(Transformer *t);
+/* Forgets every cached position from n on (n <= transformer_cached). */
+void transformer_truncate(Transformer *t, int n);
 /* Positions currently cached, and tokens evicted so far by the overflow policy. */
 int transformer_cached(const Transformer *t);
 long transformer_evicted(const Transformer *t);
