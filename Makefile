@@ -56,11 +56,11 @@ test: deps
 	$(MAKE) $(RUN) $(BUILD)/run_tests
 	RUN_BIN=./$(RUN) ./$(BUILD)/run_tests $(TEST_FILTER)
 
-SAN_FLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SAN_FLAGS := -O1 -march=native -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 sanitize: deps
 	$(MAKE) BUILD=build/san OPT="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" \
 	    build/san/run build/san/run_tests
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 TEST_QUICK=1 \
 	    RUN_BIN=./build/san/run ./build/san/run_tests $(TEST_FILTER)
 
 bench: all

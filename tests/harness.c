@@ -179,6 +179,11 @@ int run_command(const char *const argv[], char *out, size_t out_size, char *err_
     return code;
 }
 
+int test_quick(void) {
+    const char *quick = getenv("TEST_QUICK");
+    return quick && *quick && strcmp(quick, "0") != 0;
+}
+
 double rel_diff(double a, double b) {
     double scale = fabs(b) > 1e-30 ? fabs(b) : 1e-30;
     return fabs(a - b) / scale;

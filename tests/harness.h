@@ -57,6 +57,11 @@ const char *run_binary(void);
 int run_command(const char *const argv[], char *out, size_t out_size, char *err_text,
                 size_t err_size, int timeout_seconds);
 
+/* True under `make sanitize` (TEST_QUICK set): the few tests whose cost is quadratic in a
+ * long context run a shorter or smaller case, so the instrumented suite stays in CI's time.
+ * The full cases run in `make test`. */
+int test_quick(void);
+
 /* Relative difference |a-b| / max(|b|, tiny). */
 double rel_diff(double a, double b);
 

@@ -574,6 +574,11 @@ static void check_golden_entries(TestContext *t, int ctx, int reuse) {
         int first = (int)json_number(entry, "first", 0);
         if ((int)json_number(entry, "ctx", 0) != ctx || !mode || mode->kind != JSON_STRING)
             continue;
+        /* quick (sanitizer) runs: at 2048 only none and yarn (yarn also checks the
+         * attention factor); all five modes run in make test */
+        if (test_quick() && ctx == 2048 && strcmp(mode->string, "none") != 0 &&
+            strcmp(mode->string, "yarn") != 0)
+            continue;
         if (!(reuse && first > 0 && run.scored > 0 && strcmp(run_mode, mode->string) == 0)) {
             ppl_result_free(&run);
             run_mode = mode->string;
