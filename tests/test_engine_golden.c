@@ -9,43 +9,20 @@
 #include "../engine/sampler.h"
 #include "../engine/transformer.h"
 #include "../tokenizer/tokenizer.h"
+#include "engine_fixture.h"
 #include "harness.h"
 #include "json.h"
 
 #define MAX_IDS 128
 
-typedef struct {
-    Model model;
-    Transformer *t;
-} Engine;
-
 static int open_engine(TestContext *t, Engine *e, const char *path, int threads, int batch,
                        KvType kv) {
-    char err[256];
-    memset(e, 0, sizeof *e);
-    if (model_open(&e->model, path, err, sizeof err) != 0) {
-        test_fail_at(t, __FILE__, __LINE__, "model_open(%s): %s", path, err);
-        return -1;
-    }
-    EngineOptions o = {0};
-    o.context = 512;
-    o.max_batch = batch;
-    o.threads = threads;
-    o.kv_type = kv;
-    o.key_policy = KEYS_ROTATED_AT_STORE;
-    rope_config_init(&o.rope, ROPE_SCALING_NONE, e->model.config.head_dim, 10000.0);
-    if (transformer_create(&e->t, &e->model, &o, err, sizeof err) != 0) {
-        test_fail_at(t, __FILE__, __LINE__, "transformer_create: %s", err);
-        model_close(&e->model);
-        return -1;
-    }
-    return 0;
+    EngineOptions o = {.context = 512, .max_batch = batch, .threads = threads, .kv_type = kv,
+                       .key_policy = KEYS_ROTATED_AT_STORE};
+    return engine_fixture_open(t, e, path, o, 0);
 }
 
-static void close_engine(Engine *e) {
-    transformer_free(e->t);
-    model_close(&e->model);
-}
+static void close_engine(Engine *e) { engine_fixture_close(e); }
 
 static int prompt_ids(const JsonValue *prompt, int *ids) {
     double v[MAX_IDS];

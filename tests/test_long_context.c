@@ -11,6 +11,7 @@
 #include "../engine/transformer.h"
 #include "../tokenizer/tokenizer.h"
 #include "../tools/run_ppl.h"
+#include "engine_fixture.h"
 #include "harness.h"
 
 #define VOCAB 512
@@ -48,44 +49,22 @@ static void test_kv_types_round_trip_within_format_bounds(TestContext *t) {
           "q8_0 with a kv width of 40 accepted");
 }
 
-typedef struct {
-    Model model;
-    Transformer *t;
-} Engine;
-
-/* layers > 0 keeps only the first blocks: with one layer every cached key and value is a
- * function of its own token alone, so a cache surgery (eviction, shift) can be compared
- * exactly with a fresh run over the surviving tokens. */
+/* stories260K with options o; layers > 0 keeps only the first blocks: with one layer every
+ * cached key and value is a function of its own token alone, so a cache surgery (eviction,
+ * shift) can be compared exactly with a fresh run over the surviving tokens. Returns -2 when
+ * the model is absent. */
 static int open_engine_layers(TestContext *t, Engine *e, EngineOptions o, int layers) {
-    char err[256];
     const char *path = shared_path("models/stories260K.bin");
     memset(e, 0, sizeof *e);
     if (!path) return -2;
-    if (model_open(&e->model, path, err, sizeof err) != 0) {
-        test_fail_at(t, __FILE__, __LINE__, "%s", err);
-        return -1;
-    }
-    if (layers > 0) e->model.config.n_layers = layers;
-    if (o.rope.head_dim == 0) rope_config_init(&o.rope, ROPE_SCALING_NONE, 8, 10000.0);
-    if (o.max_batch == 0) o.max_batch = 64;
-    if (o.threads == 0) o.threads = 2;
-    if (transformer_create(&e->t, &e->model, &o, err, sizeof err) != 0) {
-        test_fail_at(t, __FILE__, __LINE__, "%s", err);
-        model_close(&e->model);
-        return -1;
-    }
-    return 0;
+    return engine_fixture_open(t, e, path, o, layers);
 }
 
 static int open_engine(TestContext *t, Engine *e, EngineOptions o) {
     return open_engine_layers(t, e, o, 0);
 }
 
-static void close_engine(Engine *e) {
-    transformer_free(e->t);
-    e->model.config.n_layers = 5;
-    model_close(&e->model);
-}
+static void close_engine(Engine *e) { engine_fixture_close(e); }
 
 static int token_at(int i) { return i == 0 ? 1 : 259 + (i * 131 + i / 7) % 253; }
 

@@ -10,36 +10,19 @@
 
 #include "../engine/transformer.h"
 #include "../tokenizer/tokenizer.h"
+#include "engine_fixture.h"
 #include "harness.h"
 #include "json.h"
 
 #define VOCAB 512
 #define TRAINED 512
 
-typedef struct {
-    Model model;
-    Transformer *t;
-} Engine;
-
 /* layers > 0 keeps only the first `layers` blocks of the model. */
 static int engine_open_layers(TestContext *t, Engine *e, const char *path, int context,
                               const RopeConfig *rope, KeyRotationPolicy policy, int layers) {
-    char err[256];
-    memset(e, 0, sizeof *e);
-    if (model_open(&e->model, path, err, sizeof err) != 0) {
-        test_fail_at(t, __FILE__, __LINE__, "model_open: %s", err);
-        return -1;
-    }
-    if (layers > 0) e->model.config.n_layers = layers;
     EngineOptions o = {.context = context, .max_batch = 512, .threads = 2, .rope = *rope,
                        .kv_type = KV_F32, .key_policy = policy};
-    if (transformer_create(&e->t, &e->model, &o, err, sizeof err) != 0) {
-        test_fail_at(t, __FILE__, __LINE__, "transformer_create (%s): %s",
-                     rope_scaling_name(rope->mode), err);
-        model_close(&e->model);
-        return -1;
-    }
-    return 0;
+    return engine_fixture_open(t, e, path, o, layers);
 }
 
 static int engine_open(TestContext *t, Engine *e, const char *path, int context,
@@ -47,11 +30,7 @@ static int engine_open(TestContext *t, Engine *e, const char *path, int context,
     return engine_open_layers(t, e, path, context, rope, policy, 0);
 }
 
-static void engine_close(Engine *e) {
-    e->model.config.n_layers = 5; /* restore before model_close */
-    transformer_free(e->t);
-    model_close(&e->model);
-}
+static void engine_close(Engine *e) { engine_fixture_close(e); }
 
 /* A mode at factor 1 with its other parameters at their defaults, original context 512. */
 static RopeConfig unit_factor(RopeScaling mode, double *ones) {

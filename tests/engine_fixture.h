@@ -1,0 +1,22 @@
+/* engine_fixture.h — a model file opened with an engine on top, for the tests that run the
+ * real decoder. Optionally keeps only the first layers (with one layer every cached key and
+ * value depends on its own token alone, which makes cache surgery exactly checkable). */
+#ifndef ROPEWALK_ENGINE_FIXTURE_H
+#define ROPEWALK_ENGINE_FIXTURE_H
+
+#include "../engine/transformer.h"
+#include "harness.h"
+
+typedef struct {
+    Model model;
+    Transformer *t;
+    int file_layers; /* restored before the model is closed */
+} Engine;
+
+/* Opens path and an engine with options o; layers > 0 truncates the model to that many
+ * blocks. Unset fields get defaults: RoPE none at the model's head size and base, batch 64,
+ * 2 threads. On failure records a test failure and returns -1. */
+int engine_fixture_open(TestContext *t, Engine *e, const char *path, EngineOptions o, int layers);
+void engine_fixture_close(Engine *e);
+
+#endif
