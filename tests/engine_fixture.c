@@ -1,6 +1,7 @@
 /* engine_fixture.c — opening and closing a model + engine pair for the tests. */
 #include "engine_fixture.h"
 
+#include <math.h>
 #include <string.h>
 
 int engine_fixture_open(TestContext *t, Engine *e, const char *path, EngineOptions o, int layers) {
@@ -31,4 +32,14 @@ void engine_fixture_close(Engine *e) {
     e->t = NULL;
     e->model.config.n_layers = e->file_layers;
     model_close(&e->model);
+}
+
+double max_abs_diff(const float *a, const float *b, size_t n) {
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]);
+        if (d != d) return INFINITY;
+        if (d > worst) worst = d;
+    }
+    return worst;
 }

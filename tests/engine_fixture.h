@@ -19,4 +19,7 @@ typedef struct {
 int engine_fixture_open(TestContext *t, Engine *e, const char *path, EngineOptions o, int layers);
 void engine_fixture_close(Engine *e);
 
+/* max |a[i] - b[i]| over n logits; infinity when either holds a NaN. */
+double max_abs_diff(const float *a, const float *b, size_t n);
+
 #endif

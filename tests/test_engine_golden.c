@@ -109,15 +109,6 @@ static int sequence_logits(TestContext *t, Engine *e, const int *ids, int n, int
     return 0;
 }
 
-static double max_abs_diff(const float *a, const float *b, size_t n) {
-    double worst = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - b[i]);
-        if (d > worst || d != d) worst = d != d ? INFINITY : d;
-    }
-    return worst;
-}
-
 #define SEQ 40
 static void test_ids(int *ids) {
     for (int i = 0; i < SEQ; i++) ids[i] = i == 0 ? 1 : 259 + (i * 37) % 253;

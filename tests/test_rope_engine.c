@@ -143,12 +143,6 @@ static int last_logits(TestContext *t, const char *path, const RopeConfig *rope,
     return logits ? 0 : -1;
 }
 
-static double max_diff(const float *a, const float *b) {
-    double worst = 0;
-    for (int v = 0; v < VOCAB; v++) worst = fmax(worst, fabs((double)a[v] - b[v]));
-    return worst;
-}
-
 /* Dynamic NTK at length n > L uses base b * (s n / L - (s - 1))^(d/(d-2)), which is the fixed
  * NTK base for factor s' = s n / L - (s - 1). With keys rotated at attention, the last token's
  * query and every key it sees are rotated with exactly those frequencies, so with ONE layer
@@ -172,16 +166,16 @@ static void test_dynamic_exact_policy_equals_ntk_at_length(TestContext *t) {
     REQUIRE(t, last_logits(t, model_path, &ntk, KEYS_ROTATED_AT_STORE, 1, ids, N, 512, reference) == 0, "ntk");
     REQUIRE(t, last_logits(t, model_path, &dynamic, KEYS_ROTATED_AT_ATTENTION, 1, ids, N, 512, exact) == 0, "exact");
     REQUIRE(t, last_logits(t, model_path, &dynamic, KEYS_ROTATED_AT_STORE, 1, ids, N, 512, cached) == 0, "cached");
-    CHECK(t, max_diff(exact, reference) < 1e-4, "exact dynamic vs NTK(3.6875), 1 layer: %.3g",
-          max_diff(exact, reference));
-    CHECK(t, max_diff(cached, reference) > 1e-3,
+    CHECK(t, max_abs_diff(exact, reference, VOCAB) < 1e-4, "exact dynamic vs NTK(3.6875), 1 layer: %.3g",
+          max_abs_diff(exact, reference, VOCAB));
+    CHECK(t, max_abs_diff(cached, reference, VOCAB) > 1e-3,
           "keys cached with older frequencies should differ from the exact result (%.3g)",
-          max_diff(cached, reference));
+          max_abs_diff(cached, reference, VOCAB));
     /* all layers: prefill and token-by-token decode give the same exact result */
     REQUIRE(t, last_logits(t, model_path, &dynamic, KEYS_ROTATED_AT_ATTENTION, 0, ids, N, 512, full_exact) == 0, "full");
     REQUIRE(t, last_logits(t, model_path, &dynamic, KEYS_ROTATED_AT_ATTENTION, 0, ids, N, 1, decoded) == 0, "decode");
-    CHECK(t, max_diff(decoded, full_exact) < 1e-4, "exact dynamic, decode vs prefill: %.3g",
-          max_diff(decoded, full_exact));
+    CHECK(t, max_abs_diff(decoded, full_exact, VOCAB) < 1e-4, "exact dynamic, decode vs prefill: %.3g",
+          max_abs_diff(decoded, full_exact, VOCAB));
 }
 
 /* Below the original length dynamic is plain RoPE, and both policies agree. */
@@ -200,8 +194,8 @@ static void test_dynamic_policies_agree_within_original_length(TestContext *t) {
     REQUIRE(t, last_logits(t, model_path, &dynamic, KEYS_ROTATED_AT_ATTENTION, 0, ids, TRAINED, 100, a) == 0, "a");
     REQUIRE(t, last_logits(t, model_path, &dynamic, KEYS_ROTATED_AT_STORE, 0, ids, TRAINED, 100, b) == 0, "b");
     REQUIRE(t, last_logits(t, model_path, &none, KEYS_ROTATED_AT_STORE, 0, ids, TRAINED, 100, c) == 0, "c");
-    CHECK(t, max_diff(a, c) < 1e-4 && max_diff(b, c) < 1e-4, "dynamic within L differs from none: %.3g / %.3g",
-          max_diff(a, c), max_diff(b, c));
+    CHECK(t, max_abs_diff(a, c, VOCAB) < 1e-4 && max_abs_diff(b, c, VOCAB) < 1e-4, "dynamic within L differs from none: %.3g / %.3g",
+          max_abs_diff(a, c, VOCAB), max_abs_diff(b, c, VOCAB));
 }
 
 static const TestCase rope_engine_tests[] = {
