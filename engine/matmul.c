@@ -1,4 +1,6 @@
-/* matmul.c — dispatch between sgemm (blocks of tokens) and threaded row dots (decode). */
+/* matmul.c — dispatch between sgemm (blocks of tokens) and threaded row dots (decode).
+ * Both split the weight rows across the pool; OpenBLAS itself runs single-threaded (set by
+ * the engine), so its threads never compete with the pool's. */
 #include "matmul.h"
 
 #include <cblas.h>
@@ -16,15 +18,20 @@ static size_t xq_bytes(int max_cols) {
     return (size_t)SGEMM_MIN_TOKENS * (size_t)(max_cols / QK_BLOCK + 1) * 34;
 }
 
-size_t matmul_scratch_bytes(int max_cols) {
-    return (size_t)TILE_ROWS * (size_t)max_cols * sizeof(float) + xq_bytes(max_cols);
+static size_t tile_bytes(int max_cols, int threads) {
+    return (size_t)TILE_ROWS * (size_t)max_cols * (size_t)threads * sizeof(float);
+}
+
+size_t matmul_scratch_bytes(int max_cols, int threads) {
+    return tile_bytes(max_cols, threads) + xq_bytes(max_cols);
 }
 
 int matmul_init(Matmul *mm, ThreadPool *pool, int max_cols, char *err, size_t err_size) {
     mm->pool = pool;
     mm->tile_rows = TILE_ROWS;
     mm->max_cols = max_cols;
-    mm->tile = malloc((size_t)TILE_ROWS * (size_t)max_cols * sizeof(float));
+    mm->threads = thread_pool_size(pool);
+    mm->tile = malloc(tile_bytes(max_cols, mm->threads));
     mm->xq = malloc(xq_bytes(max_cols));
     if (!mm->tile || !mm->xq) {
         matmul_free(mm);
@@ -45,8 +52,7 @@ typedef struct {
     const float *x;
     float *y;
     int n_tokens;
-    int row0;      /* for tiles: first matrix row of the tile */
-    float *tile;
+    float *tile;   /* sgemm of quantised weights: TILE_ROWS x cols floats per thread */
 } RowJob;
 
 static void row_dots(void *ctx, int begin, int end, int thread) {
@@ -75,17 +81,28 @@ static void row_dots_q8(void *ctx, int begin, int end, int thread) {
     }
 }
 
-static void dequantize_tile_rows(void *ctx, int begin, int end, int thread) {
-    (void)thread;
-    RowJob *job = ctx;
-    for (int r = begin; r < end; r++)
-        dequantize_row(job->w, job->row0 + r, job->tile + (size_t)r * job->w->cols);
-}
-
 static void sgemm_rows(const float *x, int n_tokens, const float *w_rows, int n_rows, int cols,
                        float *y, int y_stride) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_tokens, n_rows, cols, 1.0f, x, cols,
                 w_rows, cols, 0.0f, y, y_stride);
+}
+
+/* A thread's share of rows: one sgemm over F32 rows in place, or, for quantised weights,
+ * tiles of rows dequantised into the thread's own buffer, each followed by its sgemm. */
+static void sgemm_slice(void *ctx, int begin, int end, int thread) {
+    RowJob *job = ctx;
+    const Matrix *w = job->w;
+    if (w->type == TENSOR_F32) {
+        sgemm_rows(job->x, job->n_tokens, (const float *)w->data + (size_t)begin * w->cols,
+                   end - begin, w->cols, job->y + begin, w->rows);
+        return;
+    }
+    float *tile = job->tile + (size_t)thread * TILE_ROWS * (size_t)w->cols;
+    for (int row0 = begin; row0 < end; row0 += TILE_ROWS) {
+        int n_rows = end - row0 < TILE_ROWS ? end - row0 : TILE_ROWS;
+        for (int r = 0; r < n_rows; r++) dequantize_row(w, row0 + r, tile + (size_t)r * w->cols);
+        sgemm_rows(job->x, job->n_tokens, tile, n_rows, w->cols, job->y + row0, w->rows);
+    }
 }
 
 void matmul(Matmul *mm, const Matrix *w, const float *x, int n_tokens, float *y) {
@@ -93,25 +110,18 @@ void matmul(Matmul *mm, const Matrix *w, const float *x, int n_tokens, float *y)
         size_t row_bytes = tensor_bytes(TENSOR_Q8_0, 1, w->cols);
         for (int t = 0; t < n_tokens; t++)
             quantize_row_q8_0(x + (size_t)t * w->cols, w->cols, mm->xq + (size_t)t * row_bytes);
-        RowJob job = {w, (const float *)mm->xq, y, n_tokens, 0, NULL};
+        RowJob job = {w, (const float *)mm->xq, y, n_tokens, NULL};
         parallel_for(mm->pool, w->rows, min_chunk_for_cost((double)w->cols * n_tokens),
                      row_dots_q8, &job);
         return;
     }
     if (n_tokens < SGEMM_MIN_TOKENS) {
-        RowJob job = {w, x, y, n_tokens, 0, NULL};
+        RowJob job = {w, x, y, n_tokens, NULL};
         parallel_for(mm->pool, w->rows, min_chunk_for_cost((double)w->cols * n_tokens), row_dots,
                      &job);
         return;
     }
-    if (w->type == TENSOR_F32) {
-        sgemm_rows(x, n_tokens, w->data, w->rows, w->cols, y, w->rows);
-        return;
-    }
-    for (int row0 = 0; row0 < w->rows; row0 += mm->tile_rows) {
-        int n_rows = w->rows - row0 < mm->tile_rows ? w->rows - row0 : mm->tile_rows;
-        RowJob job = {w, x, y, n_tokens, row0, mm->tile};
-        parallel_for(mm->pool, n_rows, min_chunk_for_cost(w->cols), dequantize_tile_rows, &job);
-        sgemm_rows(x, n_tokens, mm->tile, n_rows, w->cols, y + row0, w->rows);
-    }
+    RowJob job = {w, x, y, n_tokens, mm->tile};
+    parallel_for(mm->pool, w->rows, min_chunk_for_cost((double)w->cols * n_tokens), sgemm_slice,
+                 &job);
 }

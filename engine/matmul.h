@@ -1,6 +1,7 @@
 /* matmul.h — weight x activations for a block of tokens: OpenBLAS sgemm for F32 weights
  * (and for quantised weights, dequantised a tile of rows at a time) when the block is
- * large, and the pool's own row-parallel kernels when it is one or a few tokens. */
+ * large, and the pool's own row-parallel kernels when it is one or a few tokens. Either
+ * way each pool thread takes a contiguous share of the weight rows. */
 #ifndef ROPEWALK_MATMUL_H
 #define ROPEWALK_MATMUL_H
 
@@ -11,15 +12,15 @@
 
 typedef struct {
     ThreadPool *pool;
-    float *tile;          /* dequantisation buffer: tile_rows x max_cols floats */
+    float *tile;          /* dequantisation buffers: tile_rows x max_cols floats per thread */
     unsigned char *xq;    /* activations quantised to Q8_0 for Q8_0 weights (decode) */
-    int tile_rows, max_cols;
+    int tile_rows, max_cols, threads;
 } Matmul;
 
 /* max_cols: the widest matrix (max of dim, hidden, q_dim). */
 int matmul_init(Matmul *mm, ThreadPool *pool, int max_cols, char *err, size_t err_size);
 void matmul_free(Matmul *mm);
-size_t matmul_scratch_bytes(int max_cols);
+size_t matmul_scratch_bytes(int max_cols, int threads);
 
 /* y[t * w->rows + r] = sum_c W[r][c] * x[t * w->cols + c] for t < n_tokens. */
 void matmul(Matmul *mm, const Matrix *w, const float *x, int n_tokens, float *y);

@@ -82,7 +82,7 @@ void transformer_memory_plan(const Config *config, const EngineOptions *options,
     plan->kv_cache = kvcache_bytes(options->kv_type, config->n_layers, options->context,
                                    config->n_kv_heads * config->head_dim);
     plan->activations = activation_floats(config, options->max_batch) * sizeof(float) +
-                        matmul_scratch_bytes(max_cols(config)) +
+                        matmul_scratch_bytes(max_cols(config), options->threads) +
                         attention_scratch_bytes(&spec, options->context, options->threads) +
                         key_angle_bytes(options);
     plan->total = plan->kv_cache + plan->activations;
@@ -145,7 +145,7 @@ int transformer_create(Transformer **out, const Model *model, const EngineOption
         transformer_free(t);
         return fail(err, err_size, "out of memory for the key angle table");
     }
-    openblas_set_num_threads(options->threads);
+    openblas_set_num_threads(1); /* the pool splits every sgemm; OpenBLAS must not add threads */
     const Config *c = &t->config;
     t->activation_bytes = activation_floats(c, t->options.max_batch) * sizeof(float);
     t->act_block = malloc(t->activation_bytes);
@@ -180,7 +180,7 @@ void transformer_free(Transformer *t) {
 }
 
 size_t transformer_allocated_bytes(const Transformer *t) {
-    return t->activation_bytes + t->cache.bytes + matmul_scratch_bytes(t->matmul.max_cols) +
+    return t->activation_bytes + t->cache.bytes + matmul_scratch_bytes(t->matmul.max_cols, t->matmul.threads) +
            key_angle_bytes(&t->options) +
            t->attention_scratch.floats_per_thread * (size_t)t->attention_scratch.threads *
                sizeof(float);
