@@ -1,11 +1,13 @@
 /* attention.c — causal grouped-query attention over the KV cache.
- * One work item is (kv head, run of up to QUERY_TILE consecutive queries). The item copies
- * the keys and values it needs for that kv head into transposed float tiles, K^T and V^T
- * (head_dim rows of `length` floats), converting f16 and applying RoPE when keys are cached
- * raw. Scores and the weighted sum of values then run as long contiguous loops over key
- * positions, which the compiler vectorises whatever the head size. */
+ * A block of queries (prefill) is cut into work items of one kv head and a run of up to
+ * QUERY_TILE consecutive queries. The item copies the keys and values it needs for that kv
+ * head into float row tiles (converting f16/q8_0 and applying RoPE when keys are cached
+ * raw), then for each query head of the group computes the scores as one sgemm, the causal
+ * softmax row by row, and the weighted values as a second sgemm. One query over keys already
+ * rotated (decode) reads the cache rows in place instead. */
 #include "attention.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,14 +15,18 @@
 #include "../util/half.h"
 #include "ops.h"
 
-enum { QUERY_TILE = 16 };
+enum { QUERY_TILE = 32 }; /* queries per item: the tiles are converted once per item */
 
 static size_t floats_per_thread(const AttentionSpec *spec, int context) {
-    /* K^T and V^T tiles, one row of scores, a key row; with raw keys whose frequencies
-     * depend on the length, also the cos/sin table of every key position */
+    /* key and value tiles, QUERY_TILE rows of scores (decode keeps a group's scores there),
+     * a key row; with raw keys whose frequencies depend on the length, also the cos/sin
+     * table of every key position */
     size_t table = spec->rope_at_attention && rope_depends_on_length(spec->rope_at_attention)
                        ? (size_t)spec->head_dim * (size_t)context : 0;
-    return (2 * (size_t)spec->head_dim + 1) * (size_t)context + 2 * (size_t)spec->head_dim + table;
+    int group = spec->n_heads / spec->n_kv_heads;
+    size_t score_rows = group > QUERY_TILE ? (size_t)group : QUERY_TILE;
+    return (2 * (size_t)spec->head_dim + score_rows) * (size_t)context +
+           2 * (size_t)spec->head_dim + table;
 }
 
 size_t attention_scratch_bytes(const AttentionSpec *spec, int context, int threads) {
@@ -51,9 +57,9 @@ typedef struct {
 } AttentionJob;
 
 typedef struct {
-    float *kt, *vt;      /* [head_dim][stride] */
-    int stride;          /* = number of key positions in the tile */
-    float *scores;       /* [stride] */
+    float *keys, *values; /* [length][head_dim] */
+    float *scores;        /* [QUERY_TILE or group][context] */
+    int context;          /* row stride of scores */
     float *row;          /* head_dim floats */
     const float *cos_sin; /* [position][rotary_dim]: cos/sin table for raw keys */
     float *own_cos_sin;   /* this thread's table, for frequencies that vary */
@@ -89,8 +95,6 @@ static void fill_key_angles(const AttentionJob *job, int length, Tile *tile) {
     }
 }
 
-/* Fills the tile's K^T and V^T for positions 0..length-1 of kv head g; raw keys are rotated
- * with the angle table (fill_key_angles first). */
 /* hd elements of a cached row from element `first`, as floats (f32 and f16 read in place). */
 static void read_head(const KvCache *cache, const unsigned char *row, int layer, int position,
                       int is_key, int first, int hd, float *out) {
@@ -104,63 +108,64 @@ static void read_head(const KvCache *cache, const unsigned char *row, int layer,
         kvcache_load_value_part(cache, layer, position, first, hd, out);
 }
 
+/* Fills the tile's key and value rows for positions 0..length-1 of kv head g; raw keys are
+ * rotated with the angle table (fill_key_angles first). */
 static void fill_tile(const AttentionJob *job, int g, int length, Tile *tile) {
     const AttentionSpec *spec = job->spec;
     const KvCache *cache = job->cache;
     int hd = spec->head_dim;
     const RopeConfig *rope = spec->rope_at_attention;
-    tile->stride = length;
     for (int j = 0; j < length; j++) {
-        read_head(cache, kvcache_key_row(cache, job->layer, j), job->layer, j, 1, g * hd, hd,
-                  tile->row);
+        float *key = tile->keys + (size_t)j * hd;
+        read_head(cache, kvcache_key_row(cache, job->layer, j), job->layer, j, 1, g * hd, hd, key);
         if (rope)
-            rope_rotate(tile->row, 1, hd, rope->rotary_dim, spec->layout,
+            rope_rotate(key, 1, hd, rope->rotary_dim, spec->layout,
                         tile->cos_sin + (size_t)j * rope->rotary_dim);
-        for (int d = 0; d < hd; d++) tile->kt[(size_t)d * length + j] = tile->row[d];
         read_head(cache, kvcache_value_row(cache, job->layer, j), job->layer, j, 0, g * hd, hd,
-                  tile->row);
-        for (int d = 0; d < hd; d++) tile->vt[(size_t)d * length + j] = tile->row[d];
+                  tile->values + (size_t)j * hd);
     }
 }
 
-/* out[d] = sum_j softmax(q . k_j / sqrt(hd))_j v_j[d] over the first `length` keys. */
-static void attend_head(const Tile *tile, int head_dim, int length, const float *q, float *out) {
-    float *restrict scores = tile->scores;
-    float scale = 1.0f / sqrtf((float)head_dim);
-    for (int j = 0; j < length; j++) scores[j] = 0.0f;
-    for (int d = 0; d < head_dim; d++) {
-        const float *restrict kd = tile->kt + (size_t)d * tile->stride;
-        float qd = q[d] * scale;
-#pragma omp simd
-        for (int j = 0; j < length; j++) scores[j] += qd * kd[j];
+/* Query head h (absolute) for queries first..last-1 of the block, over the tile's keys:
+ * S = Q K^T / sqrt(hd) by sgemm, query i keeps its first pos+i+1 scores (softmax) and zeroes
+ * the rest, then O = P V by sgemm. */
+static void attend_head(const AttentionJob *job, int h, int first, int last, const Tile *tile) {
+    const AttentionSpec *spec = job->spec;
+    int hd = spec->head_dim, q_dim = spec->n_heads * hd, rows = last - first;
+    int length = job->pos + last;
+    const float *q = job->q + (size_t)first * q_dim + (size_t)h * hd;
+    float *out = job->out + (size_t)first * q_dim + (size_t)h * hd;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, length, hd,
+                1.0f / sqrtf((float)hd), q, q_dim, tile->keys, hd, 0.0f, tile->scores,
+                tile->context);
+    for (int r = 0; r < rows; r++) {
+        float *scores = tile->scores + (size_t)r * tile->context;
+        int seen = job->pos + first + r + 1;
+        softmax(scores, seen);
+        memset(scores + seen, 0, (size_t)(length - seen) * sizeof(float));
     }
-    softmax(scores, length);
-    for (int d = 0; d < head_dim; d++) {
-        const float *restrict vd = tile->vt + (size_t)d * tile->stride;
-        float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-        for (int j = 0; j < length; j++) sum += scores[j] * vd[j];
-        out[d] = sum;
-    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, length, 1.0f,
+                tile->scores, tile->context, tile->values, hd, 0.0f, out, q_dim);
 }
 
 static Tile thread_tile(const AttentionJob *job, int thread) {
     int hd = job->spec->head_dim, context = job->cache->capacity;
     float *base = job->scratch->buffer + (size_t)thread * job->scratch->floats_per_thread;
+    int group = job->spec->n_heads / job->spec->n_kv_heads;
     Tile tile;
-    tile.kt = base;
-    tile.vt = base + (size_t)hd * context;
+    tile.keys = base;
+    tile.values = base + (size_t)hd * context;
     tile.scores = base + 2 * (size_t)hd * context;
-    tile.row = tile.scores + context;
+    tile.context = context;
+    tile.row = tile.scores + (size_t)(group > QUERY_TILE ? group : QUERY_TILE) * context;
     tile.own_cos_sin = tile.row + 2 * hd;
     tile.cos_sin = job->spec->key_angles ? job->spec->key_angles : tile.own_cos_sin;
-    tile.stride = 0;
     return tile;
 }
 
 /* One query (decode) with keys already rotated: read the cache rows in place instead of
  * building transposed tiles (which would write as much as it reads, with nothing to amortise
- * the copy over). The group's scores live where K^T would. */
+ * the copy over). */
 static void attend_direct(const AttentionJob *job, int g, int query, Tile *tile) {
     const AttentionSpec *spec = job->spec;
     const KvCache *cache = job->cache;
@@ -168,7 +173,7 @@ static void attend_direct(const AttentionJob *job, int g, int query, Tile *tile)
     int q_dim = spec->n_heads * hd, length = job->pos + query + 1;
     const float *q = job->q + (size_t)query * q_dim + (size_t)g * group * hd;
     float *out = job->out + (size_t)query * q_dim + (size_t)g * group * hd;
-    float *scores = tile->kt, scale = 1.0f / sqrtf((float)hd);
+    float *scores = tile->scores, scale = 1.0f / sqrtf((float)hd);
     size_t offset = (size_t)g * hd; /* elements into the row */
     for (int j = 0; j < length; j++) {
         const unsigned char *row = kvcache_key_row(cache, job->layer, j);
@@ -198,17 +203,13 @@ static void attend_direct(const AttentionJob *job, int g, int query, Tile *tile)
 
 static void attend_queries(const AttentionJob *job, int g, int first, int last, Tile *tile) {
     const AttentionSpec *spec = job->spec;
-    int hd = spec->head_dim, group = spec->n_heads / spec->n_kv_heads;
-    int q_dim = spec->n_heads * hd;
-    if (last - first == 1 && !spec->rope_at_attention && group <= 2 * hd) {
+    int group = spec->n_heads / spec->n_kv_heads;
+    if (last - first == 1 && !spec->rope_at_attention) {
         attend_direct(job, g, first, tile);
         return;
     }
     fill_tile(job, g, job->pos + last, tile);
-    for (int i = first; i < last; i++)
-        for (int h = g * group; h < (g + 1) * group; h++)
-            attend_head(tile, hd, job->pos + i + 1, job->q + (size_t)i * q_dim + (size_t)h * hd,
-                        job->out + (size_t)i * q_dim + (size_t)h * hd);
+    for (int h = g * group; h < (g + 1) * group; h++) attend_head(job, h, first, last, tile);
 }
 
 /* An item is one query with all kv heads (per_query), or one kv head with a tile of
