@@ -4,7 +4,7 @@
  * head into float row tiles (converting f16/q8_0 and applying RoPE when keys are cached
  * raw), then for each query head of the group computes the scores as one sgemm, the causal
  * softmax row by row, and the weighted values as a second sgemm. One query over keys already
- * rotated (decode) reads the cache rows in place instead. */
+ * rotated (a decode step) goes to attention_decode.c instead. */
 #include "attention.h"
 
 #include <cblas.h>
@@ -18,15 +18,14 @@
 enum { QUERY_TILE = 32 }; /* queries per item: the tiles are converted once per item */
 
 static size_t floats_per_thread(const AttentionSpec *spec, int context) {
-    /* key and value tiles, QUERY_TILE rows of scores (decode keeps a group's scores there),
-     * a key row; with raw keys whose frequencies depend on the length, also the cos/sin
+    /* key and value tiles, QUERY_TILE rows of scores, a key row; with raw keys whose frequencies depend on the length, also the cos/sin
      * table of every key position */
     size_t table = spec->rope_at_attention && rope_depends_on_length(spec->rope_at_attention)
                        ? (size_t)spec->head_dim * (size_t)context : 0;
-    int group = spec->n_heads / spec->n_kv_heads;
-    size_t score_rows = group > QUERY_TILE ? (size_t)group : QUERY_TILE;
-    return (2 * (size_t)spec->head_dim + score_rows) * (size_t)context +
-           2 * (size_t)spec->head_dim + table;
+    size_t tiles = (2 * (size_t)spec->head_dim + QUERY_TILE) * (size_t)context +
+                   2 * (size_t)spec->head_dim + table;
+    size_t decode = attention_decode_floats(spec);
+    return tiles > decode ? tiles : decode;
 }
 
 size_t attention_scratch_bytes(const AttentionSpec *spec, int context, int threads) {
@@ -58,7 +57,7 @@ typedef struct {
 
 typedef struct {
     float *keys, *values; /* [length][head_dim] */
-    float *scores;        /* [QUERY_TILE or group][context] */
+    float *scores;        /* [QUERY_TILE][context] */
     int context;          /* row stride of scores */
     float *row;          /* head_dim floats */
     const float *cos_sin; /* [position][rotary_dim]: cos/sin table for raw keys */
@@ -151,63 +150,20 @@ static void attend_head(const AttentionJob *job, int h, int first, int last, con
 static Tile thread_tile(const AttentionJob *job, int thread) {
     int hd = job->spec->head_dim, context = job->cache->capacity;
     float *base = job->scratch->buffer + (size_t)thread * job->scratch->floats_per_thread;
-    int group = job->spec->n_heads / job->spec->n_kv_heads;
     Tile tile;
     tile.keys = base;
     tile.values = base + (size_t)hd * context;
     tile.scores = base + 2 * (size_t)hd * context;
     tile.context = context;
-    tile.row = tile.scores + (size_t)(group > QUERY_TILE ? group : QUERY_TILE) * context;
+    tile.row = tile.scores + (size_t)QUERY_TILE * context;
     tile.own_cos_sin = tile.row + 2 * hd;
     tile.cos_sin = job->spec->key_angles ? job->spec->key_angles : tile.own_cos_sin;
     return tile;
 }
 
-/* One query (decode) with keys already rotated: read the cache rows in place instead of
- * building transposed tiles (which would write as much as it reads, with nothing to amortise
- * the copy over). */
-static void attend_direct(const AttentionJob *job, int g, int query, Tile *tile) {
-    const AttentionSpec *spec = job->spec;
-    const KvCache *cache = job->cache;
-    int hd = spec->head_dim, group = spec->n_heads / spec->n_kv_heads;
-    int q_dim = spec->n_heads * hd, length = job->pos + query + 1;
-    const float *q = job->q + (size_t)query * q_dim + (size_t)g * group * hd;
-    float *out = job->out + (size_t)query * q_dim + (size_t)g * group * hd;
-    float *scores = tile->scores, scale = 1.0f / sqrtf((float)hd);
-    size_t offset = (size_t)g * hd; /* elements into the row */
-    for (int j = 0; j < length; j++) {
-        const unsigned char *row = kvcache_key_row(cache, job->layer, j);
-        if (cache->type == KV_Q8_0) kvcache_load_key_part(cache, job->layer, j, g * hd, hd, tile->row);
-        for (int h = 0; h < group; h++) {
-            const float *qh = q + (size_t)h * hd;
-            float s = cache->type == KV_F32 ? dot_f32(qh, (const float *)row + offset, hd)
-                    : cache->type == KV_F16 ? dot_f16((const uint16_t *)row + offset, qh, hd)
-                                            : dot_f32(qh, tile->row, hd);
-            scores[(size_t)h * length + j] = s * scale;
-        }
-    }
-    for (int h = 0; h < group; h++) softmax(scores + (size_t)h * length, length);
-    memset(out, 0, (size_t)group * hd * sizeof(float));
-    for (int j = 0; j < length; j++) {
-        const unsigned char *row = kvcache_value_row(cache, job->layer, j);
-        if (cache->type == KV_Q8_0) kvcache_load_value_part(cache, job->layer, j, g * hd, hd, tile->row);
-        for (int h = 0; h < group; h++) {
-            float p = scores[(size_t)h * length + j];
-            float *oh = out + (size_t)h * hd;
-            if (cache->type == KV_F32) axpy_f32(oh, p, (const float *)row + offset, hd);
-            else if (cache->type == KV_F16) axpy_f16(oh, p, (const uint16_t *)row + offset, hd);
-            else axpy_f32(oh, p, tile->row, hd);
-        }
-    }
-}
-
 static void attend_queries(const AttentionJob *job, int g, int first, int last, Tile *tile) {
     const AttentionSpec *spec = job->spec;
     int group = spec->n_heads / spec->n_kv_heads;
-    if (last - first == 1 && !spec->rope_at_attention) {
-        attend_direct(job, g, first, tile);
-        return;
-    }
     fill_tile(job, g, job->pos + last, tile);
     for (int h = g * group; h < (g + 1) * group; h++) attend_head(job, h, first, last, tile);
 }
@@ -248,6 +204,10 @@ static int queries_differ(const RopeConfig *rope, int pos, int n) {
 
 void attention_block(ThreadPool *pool, const AttentionSpec *spec, AttentionScratch *scratch,
                      const KvCache *cache, int layer, const float *q, int n, int pos, float *out) {
+    if (n == 1 && !spec->rope_at_attention) {
+        attention_decode(pool, spec, scratch, cache, layer, q, pos, out);
+        return;
+    }
     int per_query = queries_differ(spec->rope_at_attention, pos, n);
     int n_tiles = (n + QUERY_TILE - 1) / QUERY_TILE;
     AttentionJob job = {spec, scratch, cache, layer, pos, n, n_tiles,

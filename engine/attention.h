@@ -32,4 +32,11 @@ size_t attention_scratch_bytes(const AttentionSpec *spec, int context, int threa
 void attention_block(ThreadPool *pool, const AttentionSpec *spec, AttentionScratch *scratch,
                      const KvCache *cache, int layer, const float *q, int n, int pos, float *out);
 
+/* One query at position pos over keys already rotated in the cache (attention_decode.c);
+ * attention_block calls it for such a step. */
+void attention_decode(ThreadPool *pool, const AttentionSpec *spec, AttentionScratch *scratch,
+                      const KvCache *cache, int layer, const float *q, int pos, float *out);
+/* Scratch floats per thread that attention_decode needs. */
+size_t attention_decode_floats(const AttentionSpec *spec);
+
 #endif

@@ -33,16 +33,65 @@ static inline float exp_nonpositive(float x) {
     return x == x ? p * scale : x;
 }
 
-void softmax(float *x, int n) {
+float max_of(const float *x, int n) {
     float max = x[0];
 #pragma omp simd reduction(max : max)
     for (int i = 1; i < n; i++) max = x[i] > max ? x[i] : max;
-    float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-    for (int i = 0; i < n; i++) {
-        x[i] = exp_nonpositive(x[i] - max);
+    return max;
+}
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+
+/* exp_nonpositive on 8 lanes, the same steps (GCC does not vectorise the scalar one). */
+static inline __m256 exp_nonpositive8(__m256 x) {
+    __m256 c = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_setzero_ps());
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(c, _mm256_set1_ps(1.44269504f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145752f), c);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.42860677e-6f), r);
+    __m256 p = _mm256_set1_ps(1.38888889e-3f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.33333333e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.16666667e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.66666667e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    __m256 e = _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+    return _mm256_blendv_ps(e, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q)); /* NaN stays NaN */
+}
+
+float exp_shifted(float *x, int n, float shift) {
+    __m256 sum8 = _mm256_setzero_ps(), s = _mm256_set1_ps(shift);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 e = exp_nonpositive8(_mm256_sub_ps(_mm256_loadu_ps(x + i), s));
+        _mm256_storeu_ps(x + i, e);
+        sum8 = _mm256_add_ps(sum8, e);
+    }
+    float lanes[8], sum = 0.0f;
+    _mm256_storeu_ps(lanes, sum8);
+    for (int k = 0; k < 8; k++) sum += lanes[k];
+    for (; i < n; i++) {
+        x[i] = exp_nonpositive(x[i] - shift);
         sum += x[i];
     }
+    return sum;
+}
+#else
+float exp_shifted(float *x, int n, float shift) {
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++) {
+        x[i] = exp_nonpositive(x[i] - shift);
+        sum += x[i];
+    }
+    return sum;
+}
+#endif
+
+void softmax(float *x, int n) {
+    float sum = exp_shifted(x, n, max_of(x, n));
     float inv = 1.0f / sum;
     for (int i = 0; i < n; i++) x[i] *= inv;
 }
@@ -219,6 +268,33 @@ float dot_f16(const uint16_t *restrict h, const float *restrict x, int cols) {
 }
 
 #endif
+
+/* The decode-attention kernels over one cached row of n_heads / group kv heads. */
+void row_scores_f32(const float *q, const float *row, int n_heads, int group, int hd,
+                    float scale, float *scores, size_t stride) {
+    for (int h = 0; h < n_heads; h++)
+        scores[(size_t)h * stride] =
+            scale * dot_f32(q + (size_t)h * hd, row + (size_t)(h / group) * hd, hd);
+}
+
+void row_scores_f16(const float *q, const uint16_t *row, int n_heads, int group, int hd,
+                    float scale, float *scores, size_t stride) {
+    for (int h = 0; h < n_heads; h++)
+        scores[(size_t)h * stride] =
+            scale * dot_f16(row + (size_t)(h / group) * hd, q + (size_t)h * hd, hd);
+}
+
+void row_accumulate_f32(float *out, const float *p, size_t stride, const float *row,
+                        int n_heads, int group, int hd) {
+    for (int h = 0; h < n_heads; h++)
+        axpy_f32(out + (size_t)h * hd, p[(size_t)h * stride], row + (size_t)(h / group) * hd, hd);
+}
+
+void row_accumulate_f16(float *out, const float *p, size_t stride, const uint16_t *row,
+                        int n_heads, int group, int hd) {
+    for (int h = 0; h < n_heads; h++)
+        axpy_f16(out + (size_t)h * hd, p[(size_t)h * stride], row + (size_t)(h / group) * hd, hd);
+}
 
 float matrix_row_dot(const Matrix *m, int row, const float *x) {
     const unsigned char *p = row_pointer(m, row);

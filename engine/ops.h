@@ -3,6 +3,7 @@
 #ifndef ROPEWALK_OPS_H
 #define ROPEWALK_OPS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../models/model.h"
@@ -11,6 +12,10 @@
 void rmsnorm(float *out, const float *x, const float *weight, int n, float eps);
 /* In place: x = exp(x - max) / sum. */
 void softmax(float *x, int n);
+/* The largest of x[0..n), n >= 1 (a NaN in x[0] makes it NaN, later NaNs are skipped). */
+float max_of(const float *x, int n);
+/* In place: x = exp(x - shift) for x <= shift; returns the sum of the new values. */
+float exp_shifted(float *x, int n, float shift);
 /* In place: gate = silu(gate) * up. */
 void swiglu(float *gate, const float *up, int n);
 float dot_f32(const float *restrict a, const float *restrict b, int n);
@@ -20,6 +25,18 @@ void axpy_f32(float *restrict y, float a, const float *restrict x, int n);
 /* The same with f16 elements in x (the second operand). */
 float dot_f16(const uint16_t *restrict h, const float *restrict x, int n);
 void axpy_f16(float *restrict y, float a, const uint16_t *restrict x, int n);
+
+/* Decode attention over one cached row of kv heads of hd elements, query head h reading kv
+ * head h / group: scores[h * stride] = scale * q_h . k_(h/group) for h < n_heads, and
+ * out_h += p[h * stride] * v_(h/group). */
+void row_scores_f32(const float *q, const float *row, int n_heads, int group, int hd,
+                    float scale, float *scores, size_t stride);
+void row_scores_f16(const float *q, const uint16_t *row, int n_heads, int group, int hd,
+                    float scale, float *scores, size_t stride);
+void row_accumulate_f32(float *out, const float *p, size_t stride, const float *row,
+                        int n_heads, int group, int hd);
+void row_accumulate_f16(float *out, const float *p, size_t stride, const uint16_t *row,
+                        int n_heads, int group, int hd);
 
 /* Converts row `row` of a matrix (any stored type) to cols floats. */
 void dequantize_row(const Matrix *m, int row, float *out);

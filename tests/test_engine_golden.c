@@ -184,9 +184,9 @@ static void test_f16_cache_close_to_f32(TestContext *t) {
     CHECK(t, d > 0, "f16 cache gave bit-identical logits: is it really storing f16?");
 }
 
-/* The project's own model (heads of 64, GQA 2:1) takes the other attention paths: decode reads
- * the cache rows in place, prefill builds transposed tiles. Both must agree, for f32 and f16
- * caches. Needs nothing from ../shared. */
+/* The project's own model (heads of 64, GQA 2:1): decode (key blocks over cache rows read in
+ * place) and prefill (sgemm over row tiles) must agree, for every KV type. Needs nothing
+ * from ../shared. */
 static void test_head64_prefill_equals_decode(TestContext *t) {
     const char *path = "models/kjv.gguf";
     for (int kv = KV_F32; kv <= KV_Q8_0; kv++) {

@@ -1,0 +1,146 @@
+/* attention_decode.c — one query (a decode step) over keys already rotated in the cache.
+ * The cached positions are cut into blocks of KEY_BLOCK; each thread takes a contiguous run
+ * of blocks and reads whole cache rows in order (every head at once, so memory is streamed
+ * rather than strided), keeping per query head a running maximum, sum of exponentials and
+ * weighted sum of values (the online softmax). The threads' partial results are merged at
+ * the end with the usual rescaling by exp(max_t - max). */
+#include <math.h>
+#include <string.h>
+
+#include "attention.h"
+#include "ops.h"
+
+enum { KEY_BLOCK = 128 };
+
+typedef struct {
+    float *scores;     /* [n_heads][KEY_BLOCK] */
+    float *row;        /* one cache row as floats (kv_dim) */
+    float *max, *sum;  /* [n_heads] running maximum and sum of exp(score - max) */
+    float *out;        /* [n_heads][head_dim] running sum of exp(score - max) * value */
+} DecodeScratch;
+
+size_t attention_decode_floats(const AttentionSpec *spec) {
+    size_t heads = (size_t)spec->n_heads, kv_dim = (size_t)spec->n_kv_heads * spec->head_dim;
+    return heads * KEY_BLOCK + kv_dim + heads * (2 + (size_t)spec->head_dim);
+}
+
+static DecodeScratch decode_scratch(const AttentionSpec *spec, AttentionScratch *s, int thread) {
+    float *base = s->buffer + (size_t)thread * s->floats_per_thread;
+    DecodeScratch d;
+    d.scores = base;
+    d.row = d.scores + (size_t)spec->n_heads * KEY_BLOCK;
+    d.max = d.row + (size_t)spec->n_kv_heads * spec->head_dim;
+    d.sum = d.max + spec->n_heads;
+    d.out = d.sum + spec->n_heads;
+    return d;
+}
+
+typedef struct {
+    const AttentionSpec *spec;
+    AttentionScratch *scratch;
+    const KvCache *cache;
+    int layer, length;
+    const float *q;
+} DecodeJob;
+
+/* Folds the block's scores of head h (n of them) into its running max, sum and output;
+ * leaves exp(score - max) in the scores for the weighted sum of values. */
+static void fold_scores(const DecodeScratch *d, int h, int n, int head_dim) {
+    float *scores = d->scores + (size_t)h * KEY_BLOCK;
+    float block_max = max_of(scores, n), old = d->max[h];
+    if (block_max > old) {
+        float rescale = old == -INFINITY ? 0.0f : expf(old - block_max);
+        d->sum[h] *= rescale;
+        float *out = d->out + (size_t)h * head_dim;
+        for (int i = 0; i < head_dim; i++) out[i] *= rescale;
+        d->max[h] = block_max;
+    }
+    d->sum[h] += exp_shifted(scores, n, d->max[h]);
+}
+
+/* The scores of every query head against the key at `position` (stride KEY_BLOCK). */
+static void row_scores(const DecodeJob *job, int position, float *scores, float *buffer,
+                       float scale) {
+    const AttentionSpec *spec = job->spec;
+    const KvCache *cache = job->cache;
+    const unsigned char *row = kvcache_key_row(cache, job->layer, position);
+    int group = spec->n_heads / spec->n_kv_heads, hd = spec->head_dim;
+    if (cache->type == KV_F16) {
+        row_scores_f16(job->q, (const uint16_t *)row, spec->n_heads, group, hd, scale, scores,
+                       KEY_BLOCK);
+        return;
+    }
+    if (cache->type == KV_Q8_0) kvcache_load_key(cache, job->layer, position, buffer);
+    row_scores_f32(job->q, cache->type == KV_F32 ? (const float *)row : buffer, spec->n_heads,
+                   group, hd, scale, scores, KEY_BLOCK);
+}
+
+/* Adds every query head's weight (stride KEY_BLOCK) times the value at `position`. */
+static void row_accumulate(const DecodeJob *job, int position, const float *weights,
+                           const DecodeScratch *d) {
+    const AttentionSpec *spec = job->spec;
+    const KvCache *cache = job->cache;
+    const unsigned char *row = kvcache_value_row(cache, job->layer, position);
+    int group = spec->n_heads / spec->n_kv_heads, hd = spec->head_dim;
+    if (cache->type == KV_F16) {
+        row_accumulate_f16(d->out, weights, KEY_BLOCK, (const uint16_t *)row, spec->n_heads,
+                           group, hd);
+        return;
+    }
+    if (cache->type == KV_Q8_0) kvcache_load_value(cache, job->layer, position, d->row);
+    row_accumulate_f32(d->out, weights, KEY_BLOCK,
+                       cache->type == KV_F32 ? (const float *)row : d->row, spec->n_heads, group,
+                       hd);
+}
+
+static void attend_key_blocks(void *ctx, int begin, int end, int thread) {
+    const DecodeJob *job = ctx;
+    const AttentionSpec *spec = job->spec;
+    DecodeScratch d = decode_scratch(spec, job->scratch, thread);
+    int hd = spec->head_dim;
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int b = begin; b < end; b++) {
+        int first = b * KEY_BLOCK;
+        int n = job->length - first < KEY_BLOCK ? job->length - first : KEY_BLOCK;
+        for (int j = 0; j < n; j++) row_scores(job, first + j, d.scores + j, d.row, scale);
+        for (int h = 0; h < spec->n_heads; h++) fold_scores(&d, h, n, hd);
+        for (int j = 0; j < n; j++) row_accumulate(job, first + j, d.scores + j, &d);
+    }
+}
+
+/* out_h = sum over threads of exp(max_t - max) out_t / sum of exp(max_t - max) sum_t, over
+ * the threads that saw keys (a NaN sum is kept, so that it reaches the layer's check). */
+static void merge_partials(const AttentionSpec *spec, AttentionScratch *s, float *out) {
+    int hd = spec->head_dim;
+    for (int h = 0; h < spec->n_heads; h++) {
+        float max = -INFINITY, total = 0.0f;
+        for (int t = 0; t < s->threads; t++) {
+            DecodeScratch d = decode_scratch(spec, s, t);
+            if (d.sum[h] != 0.0f && d.max[h] > max) max = d.max[h];
+        }
+        float *o = out + (size_t)h * hd;
+        memset(o, 0, (size_t)hd * sizeof(float));
+        for (int t = 0; t < s->threads; t++) {
+            DecodeScratch d = decode_scratch(spec, s, t);
+            if (d.sum[h] == 0.0f) continue;
+            float weight = expf(d.max[h] - max);
+            total += weight * d.sum[h];
+            axpy_f32(o, weight, d.out + (size_t)h * hd, hd);
+        }
+        for (int i = 0; i < hd; i++) o[i] /= total;
+    }
+}
+
+void attention_decode(ThreadPool *pool, const AttentionSpec *spec, AttentionScratch *scratch,
+                      const KvCache *cache, int layer, const float *q, int pos, float *out) {
+    for (int t = 0; t < scratch->threads; t++) {
+        DecodeScratch d = decode_scratch(spec, scratch, t);
+        for (int h = 0; h < spec->n_heads; h++) d.max[h] = -INFINITY, d.sum[h] = 0.0f;
+        memset(d.out, 0, (size_t)spec->n_heads * spec->head_dim * sizeof(float));
+    }
+    DecodeJob job = {spec, scratch, cache, layer, pos + 1, q};
+    int n_blocks = (pos + 1 + KEY_BLOCK - 1) / KEY_BLOCK;
+    double cost = 2.0 * KEY_BLOCK * spec->n_heads * spec->head_dim; /* multiply-adds a block */
+    parallel_for(pool, n_blocks, min_chunk_for_cost(cost), attend_key_blocks, &job);
+    merge_partials(spec, scratch, out);
+}
