@@ -269,31 +269,94 @@ float dot_f16(const uint16_t *restrict h, const float *restrict x, int cols) {
 
 #endif
 
-/* The decode-attention kernels over one cached row of n_heads / group kv heads. */
+/* The decode-attention kernels over one cached row of n_heads / group kv heads: the generic
+ * forms, and AVX2 forms for head sizes that are a multiple of 8. */
+static void row_scores_generic(const float *q, const float *row32, const uint16_t *row16,
+                               int n_heads, int group, int hd, float scale, float *scores,
+                               size_t stride) {
+    for (int h = 0; h < n_heads; h++) {
+        size_t at = (size_t)(h / group) * hd;
+        float dot = row32 ? dot_f32(q + (size_t)h * hd, row32 + at, hd)
+                          : dot_f16(row16 + at, q + (size_t)h * hd, hd);
+        scores[(size_t)h * stride] = scale * dot;
+    }
+}
+
+static void row_accumulate_generic(float *out, const float *p, size_t stride, const float *row32,
+                                   const uint16_t *row16, int n_heads, int group, int hd) {
+    for (int h = 0; h < n_heads; h++) {
+        size_t at = (size_t)(h / group) * hd;
+        if (row32) axpy_f32(out + (size_t)h * hd, p[(size_t)h * stride], row32 + at, hd);
+        else axpy_f16(out + (size_t)h * hd, p[(size_t)h * stride], row16 + at, hd);
+    }
+}
+
+#ifdef HAVE_AVX2_KERNELS
+/* 8 elements of a row as floats: f32 when row32 is set, else f16 */
+static inline __m256 load8(const float *row32, const uint16_t *row16, size_t i) {
+    return row32 ? _mm256_loadu_ps(row32 + i)
+                 : _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row16 + i)));
+}
+
+static void row_scores(const float *q, const float *row32, const uint16_t *row16, int n_heads,
+                       int group, int hd, float scale, float *scores, size_t stride) {
+    if (hd % 8 != 0) {
+        row_scores_generic(q, row32, row16, n_heads, group, hd, scale, scores, stride);
+        return;
+    }
+    for (int h = 0; h < n_heads; h++) {
+        size_t at = (size_t)(h / group) * hd;
+        const float *qh = q + (size_t)h * hd;
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+        int d = 0;
+        for (; d + 16 <= hd; d += 16) {
+            acc0 = _mm256_fmadd_ps(load8(row32, row16, at + d), _mm256_loadu_ps(qh + d), acc0);
+            acc1 = _mm256_fmadd_ps(load8(row32, row16, at + d + 8), _mm256_loadu_ps(qh + d + 8),
+                                   acc1);
+        }
+        if (d < hd) acc0 = _mm256_fmadd_ps(load8(row32, row16, at + d), _mm256_loadu_ps(qh + d), acc0);
+        scores[(size_t)h * stride] = scale * horizontal_sum(_mm256_add_ps(acc0, acc1));
+    }
+}
+
+static void row_accumulate(float *out, const float *p, size_t stride, const float *row32,
+                           const uint16_t *row16, int n_heads, int group, int hd) {
+    if (hd % 8 != 0) {
+        row_accumulate_generic(out, p, stride, row32, row16, n_heads, group, hd);
+        return;
+    }
+    for (int h = 0; h < n_heads; h++) {
+        size_t at = (size_t)(h / group) * hd;
+        float *oh = out + (size_t)h * hd;
+        __m256 weight = _mm256_set1_ps(p[(size_t)h * stride]);
+        for (int d = 0; d < hd; d += 8)
+            _mm256_storeu_ps(oh + d, _mm256_fmadd_ps(weight, load8(row32, row16, at + d),
+                                                     _mm256_loadu_ps(oh + d)));
+    }
+}
+#else
+#define row_scores row_scores_generic
+#define row_accumulate row_accumulate_generic
+#endif
+
 void row_scores_f32(const float *q, const float *row, int n_heads, int group, int hd,
                     float scale, float *scores, size_t stride) {
-    for (int h = 0; h < n_heads; h++)
-        scores[(size_t)h * stride] =
-            scale * dot_f32(q + (size_t)h * hd, row + (size_t)(h / group) * hd, hd);
+    row_scores(q, row, NULL, n_heads, group, hd, scale, scores, stride);
 }
 
 void row_scores_f16(const float *q, const uint16_t *row, int n_heads, int group, int hd,
                     float scale, float *scores, size_t stride) {
-    for (int h = 0; h < n_heads; h++)
-        scores[(size_t)h * stride] =
-            scale * dot_f16(row + (size_t)(h / group) * hd, q + (size_t)h * hd, hd);
+    row_scores(q, NULL, row, n_heads, group, hd, scale, scores, stride);
 }
 
 void row_accumulate_f32(float *out, const float *p, size_t stride, const float *row,
                         int n_heads, int group, int hd) {
-    for (int h = 0; h < n_heads; h++)
-        axpy_f32(out + (size_t)h * hd, p[(size_t)h * stride], row + (size_t)(h / group) * hd, hd);
+    row_accumulate(out, p, stride, row, NULL, n_heads, group, hd);
 }
 
 void row_accumulate_f16(float *out, const float *p, size_t stride, const uint16_t *row,
                         int n_heads, int group, int hd) {
-    for (int h = 0; h < n_heads; h++)
-        axpy_f16(out + (size_t)h * hd, p[(size_t)h * stride], row + (size_t)(h / group) * hd, hd);
+    row_accumulate(out, p, stride, NULL, row, n_heads, group, hd);
 }
 
 float matrix_row_dot(const Matrix *m, int row, const float *x) {
