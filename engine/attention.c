@@ -59,6 +59,8 @@ typedef struct {
     float *keys, *values; /* [length][head_dim] */
     float *scores;        /* [QUERY_TILE][context] */
     int context;          /* row stride of scores */
+    int filled_head;      /* kv head whose rows 0..filled_length-1 the tile holds, or -1 */
+    int filled_length;
     float *row;          /* head_dim floats */
     const float *cos_sin; /* [position][rotary_dim]: cos/sin table for raw keys */
     float *own_cos_sin;   /* this thread's table, for frequencies that vary */
@@ -107,14 +109,14 @@ static void read_head(const KvCache *cache, const unsigned char *row, int layer,
         kvcache_load_value_part(cache, layer, position, first, hd, out);
 }
 
-/* Fills the tile's key and value rows for positions 0..length-1 of kv head g; raw keys are
+/* Fills the tile's key and value rows for positions from..to-1 of kv head g; raw keys are
  * rotated with the angle table (fill_key_angles first). */
-static void fill_tile(const AttentionJob *job, int g, int length, Tile *tile) {
+static void fill_tile(const AttentionJob *job, int g, int from, int to, Tile *tile) {
     const AttentionSpec *spec = job->spec;
     const KvCache *cache = job->cache;
     int hd = spec->head_dim;
     const RopeConfig *rope = spec->rope_at_attention;
-    for (int j = 0; j < length; j++) {
+    for (int j = from; j < to; j++) {
         float *key = tile->keys + (size_t)j * hd;
         read_head(cache, kvcache_key_row(cache, job->layer, j), job->layer, j, 1, g * hd, hd, key);
         if (rope)
@@ -158,13 +160,20 @@ static Tile thread_tile(const AttentionJob *job, int thread) {
     tile.row = tile.scores + (size_t)QUERY_TILE * context;
     tile.own_cos_sin = tile.row + 2 * hd;
     tile.cos_sin = job->spec->key_angles ? job->spec->key_angles : tile.own_cos_sin;
+    tile.filled_head = -1;
+    tile.filled_length = 0;
     return tile;
 }
 
 static void attend_queries(const AttentionJob *job, int g, int first, int last, Tile *tile) {
     const AttentionSpec *spec = job->spec;
-    int group = spec->n_heads / spec->n_kv_heads;
-    fill_tile(job, g, job->pos + last, tile);
+    int group = spec->n_heads / spec->n_kv_heads, length = job->pos + last;
+    /* within a block every query sees the same frequencies, so rows converted for an earlier
+     * tile of the same head stay valid; per-query items rotate keys differently each time */
+    int from = !job->per_query && tile->filled_head == g ? tile->filled_length : 0;
+    if (from < length) fill_tile(job, g, from, length, tile);
+    tile->filled_head = job->per_query ? -1 : g;
+    tile->filled_length = from > length ? from : length;
     for (int h = g * group; h < (g + 1) * group; h++) attend_head(job, h, first, last, tile);
 }
 
@@ -182,15 +191,13 @@ static void attend_item(const AttentionJob *job, int item, Tile *tile) {
     attend_queries(job, g, first, last, tile);
 }
 
-/* Later query tiles see more keys: items are dealt from both ends of the range alternately
- * so that contiguous slices of it carry similar work. */
+/* Items are ordered head by head, tiles in sequence order, so a thread's contiguous slice
+ * extends one head's converted rows tile after tile instead of rebuilding them (with as many
+ * kv heads as threads or a multiple, every slice carries the same work). */
 static void attention_items(void *ctx, int begin, int end, int thread) {
     AttentionJob *job = ctx;
     Tile tile = thread_tile(job, thread);
-    for (int slot = begin; slot < end; slot++) {
-        int item = slot % 2 == 0 ? slot / 2 : job->n_items - 1 - slot / 2;
-        attend_item(job, item, &tile);
-    }
+    for (int item = begin; item < end; item++) attend_item(job, item, &tile);
 }
 
 /* Do the queries of the block see different frequencies (dynamic scaling past its original
