@@ -11,7 +11,7 @@
 
 enum {
     SGEMM_MIN_TOKENS = 4, /* below this, row dots beat the sgemm call overhead */
-    TILE_ROWS = 128
+    TILE_ROWS = 256
 };
 
 static size_t xq_bytes(int max_cols) {
