@@ -381,7 +381,10 @@ float matrix_row_dot(const Matrix *m, int row, const float *x) {
 void quantize_row_q8_0(const float *x, int n, unsigned char *out) {
     for (int b = 0; b < n / QK_BLOCK; b++, out += Q8_0_BLOCK_BYTES, x += QK_BLOCK) {
         float amax = 0.0f;
-        for (int i = 0; i < QK_BLOCK; i++) amax = fmaxf(amax, fabsf(x[i]));
+        for (int i = 0; i < QK_BLOCK; i++) {
+            float a = fabsf(x[i]);
+            amax = a > amax ? a : amax; /* fmaxf is a library call without -ffast-math */
+        }
         float d = amax / 127.0f, inv = d > 0.0f ? 1.0f / d : 0.0f;
         uint16_t dh = float_to_half(d);
         memcpy(out, &dh, 2);
