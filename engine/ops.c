@@ -103,12 +103,14 @@ void swiglu(float *gate, const float *up, int n) {
     }
 }
 
+#if !(defined(__AVX2__) && defined(__FMA__))
 float dot_f32(const float *restrict a, const float *restrict b, int n) {
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
     for (int i = 0; i < n; i++) sum += a[i] * b[i];
     return sum;
 }
+#endif
 
 void axpy_f32(float *restrict y, float a, const float *restrict x, int n) {
 #pragma omp simd
@@ -201,6 +203,25 @@ float dot_f16(const uint16_t *restrict h, const float *restrict x, int cols) {
     }
     float sum = horizontal_sum(_mm256_add_ps(acc0, acc1));
     for (; i < cols; i++) sum += half_to_float(h[i]) * x[i];
+    return sum;
+}
+
+/* Four accumulators: decode's F32 matrix-vector products stream the weights, and a single
+ * FMA chain (what the compiler makes of the plain loop) leaves loads waiting on latency. */
+float dot_f32(const float *restrict a, const float *restrict b, int n) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+        acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), acc2);
+        acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), acc3);
+    }
+    for (; i + 8 <= n; i += 8)
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    float sum = horizontal_sum(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+    for (; i < n; i++) sum += a[i] * b[i];
     return sum;
 }
 
