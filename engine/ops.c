@@ -96,12 +96,31 @@ void softmax(float *x, int n) {
     for (int i = 0; i < n; i++) x[i] *= inv;
 }
 
-void swiglu(float *gate, const float *up, int n) {
-    for (int i = 0; i < n; i++) {
-        float g = gate[i];
-        gate[i] = g / (1.0f + expf(-g)) * up[i];
-    }
+/* silu(g) = g * sigmoid(g), with sigmoid from e = exp(-|g|) <= 1 (no overflow either way):
+ * 1 / (1 + e) for g >= 0, e / (1 + e) for g < 0. */
+static inline float silu(float g) {
+    float e = exp_nonpositive(g < 0.0f ? g : -g);
+    return g * (g < 0.0f ? e : 1.0f) / (1.0f + e);
 }
+
+#if defined(__AVX2__) && defined(__FMA__)
+void swiglu(float *gate, const float *up, int n) {
+    __m256 one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 g = _mm256_loadu_ps(gate + i);
+        __m256 e = exp_nonpositive8(_mm256_or_ps(g, sign)); /* exp(-|g|) */
+        __m256 numerator = _mm256_blendv_ps(one, e, g);     /* sign bit of g picks e */
+        __m256 sigmoid = _mm256_div_ps(numerator, _mm256_add_ps(one, e));
+        _mm256_storeu_ps(gate + i, _mm256_mul_ps(_mm256_mul_ps(g, sigmoid), _mm256_loadu_ps(up + i)));
+    }
+    for (; i < n; i++) gate[i] = silu(gate[i]) * up[i];
+}
+#else
+void swiglu(float *gate, const float *up, int n) {
+    for (int i = 0; i < n; i++) gate[i] = silu(gate[i]) * up[i];
+}
+#endif
 
 #if !(defined(__AVX2__) && defined(__FMA__))
 float dot_f32(const float *restrict a, const float *restrict b, int n) {
