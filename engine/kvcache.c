@@ -109,6 +109,10 @@ static void load_part(const KvCache *cache, const unsigned char *row, int first,
     case KV_F32: memcpy(dst, (const float *)row + first, (size_t)count * sizeof(float)); break;
     case KV_F16: half_to_float_row((const uint16_t *)row + first, dst, count); break;
     case KV_Q8_0:
+        if (first % Q8_BLOCK == 0 && count % Q8_BLOCK == 0) { /* whole blocks */
+            dequantize_row_q8_0(row + (size_t)(first / Q8_BLOCK) * Q8_BLOCK_BYTES, count, dst);
+            break;
+        }
         for (int i = 0; i < count; i++) {
             const unsigned char *block = row + (size_t)((first + i) / Q8_BLOCK) * Q8_BLOCK_BYTES;
             uint16_t dh;

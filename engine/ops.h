@@ -43,6 +43,8 @@ void dequantize_row(const Matrix *m, int row, float *out);
 /* Dot product of row `row` of m with x (cols values). */
 float matrix_row_dot(const Matrix *m, int row, const float *x);
 
+/* Q8_0 blocks (cols a multiple of 32) back to floats. */
+void dequantize_row_q8_0(const unsigned char *row, int cols, float *restrict out);
 /* GGML's Q8_0 encoding of n floats (n a multiple of 32): per block an f16 scale
  * d = max|x| / 127 and 32 int8 round(x / d). */
 void quantize_row_q8_0(const float *x, int n, unsigned char *out);
