@@ -70,6 +70,11 @@ static void row_scores(const DecodeJob *job, int position, float *scores, float 
                        KEY_BLOCK);
         return;
     }
+    if (cache->type == KV_Q8_0 && hd % 32 == 0) {
+        row_scores_q8_0(job->q, row, spec->n_heads, group, hd, scale, scores, KEY_BLOCK);
+        return;
+    }
+    /* q8_0 blocks that straddle heads: dequantise the row first */
     if (cache->type == KV_Q8_0) kvcache_load_key(cache, job->layer, position, buffer);
     row_scores_f32(job->q, cache->type == KV_F32 ? (const float *)row : buffer, spec->n_heads,
                    group, hd, scale, scores, KEY_BLOCK);
@@ -85,6 +90,10 @@ static void row_accumulate(const DecodeJob *job, int position, const float *weig
     if (cache->type == KV_F16) {
         row_accumulate_f16(d->out, weights, KEY_BLOCK, (const uint16_t *)row, spec->n_heads,
                            group, hd);
+        return;
+    }
+    if (cache->type == KV_Q8_0 && hd % 32 == 0) {
+        row_accumulate_q8_0(d->out, weights, KEY_BLOCK, row, spec->n_heads, group, hd);
         return;
     }
     if (cache->type == KV_Q8_0) kvcache_load_value(cache, job->layer, position, d->row);

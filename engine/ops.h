@@ -37,6 +37,11 @@ void row_accumulate_f32(float *out, const float *p, size_t stride, const float *
                         int n_heads, int group, int hd);
 void row_accumulate_f16(float *out, const float *p, size_t stride, const uint16_t *row,
                         int n_heads, int group, int hd);
+/* The same over a Q8_0 row; hd must be a multiple of 32 (each head whole blocks). */
+void row_scores_q8_0(const float *q, const unsigned char *row, int n_heads, int group, int hd,
+                     float scale, float *scores, size_t stride);
+void row_accumulate_q8_0(float *out, const float *p, size_t stride, const unsigned char *row,
+                         int n_heads, int group, int hd);
 
 /* Converts row `row` of a matrix (any stored type) to cols floats. */
 void dequantize_row(const Matrix *m, int row, float *out);

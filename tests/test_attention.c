@@ -2,8 +2,8 @@
  * out_h = sum_j softmax_j(q_h . k_j / sqrt(hd)) v_j written here, over the values the cache
  * actually holds (read back with kvcache_load_key/value, so f16 and q8_0 rounding is the
  * same on both sides). Covers the two paths (a block of queries through the sgemm tiles,
- * one query through the key blocks split across threads), every KV type, head sizes 64 and
- * 40, groups of 1, 2 and 4 query heads per kv head, 1 to 3 threads, depths that span many
+ * one query through the key blocks split across threads), every KV type (q8_0 both with
+ * whole blocks per head and with blocks shared by heads of 8), head sizes 64, 40 and 8, groups of 1, 2 and 4 query heads per kv head, 1 to 3 threads, depths that span many
  * key blocks, and a ring that has wrapped after evictions. */
 #include <math.h>
 #include <stdlib.h>
@@ -119,6 +119,8 @@ static void test_decode_matches_reference(TestContext *t) {
      * of 32 is not possible, so f32 and f16 only) */
     for (int kv = KV_F32; kv <= KV_F16; kv++)
         check_case(t, (Shape){6, 6, 40, 2, (KvType)kv}, 800, 700, 1);
+    /* heads of 8 share q8_0 blocks of 32 (stories260K's shape): the dequantising path */
+    check_case(t, (Shape){8, 4, 8, 2, KV_Q8_0}, 800, 700, 1);
 }
 
 static void test_block_matches_reference(TestContext *t) {
