@@ -2,6 +2,7 @@
 #   make            ./run and the tools
 #   make test       the test suite (unit, golden vs ../shared/refs, end-to-end, bad inputs)
 #   make sanitize   the same suite built with AddressSanitizer + UndefinedBehaviorSanitizer
+#   make test-portable  the same suite on the portable C kernels (no AVX2 / F16C)
 #   make bench      speed figures (never pass/fail)
 #   make demo       the README's first command: deps, build, generation, RoPE-mode perplexity
 
@@ -26,7 +27,7 @@ TEST_C   := $(wildcard tests/*.c)
 TEST_OBJ := $(TEST_C:%.c=$(BUILD)/%.o)
 RUN      := $(if $(filter build,$(BUILD)),run,$(BUILD)/run)
 
-.PHONY: all deps test sanitize bench demo clean
+.PHONY: all deps test test-portable sanitize bench demo clean
 all: $(RUN) $(BUILD)/run_tests $(TOOLS)
 
 $(BUILD)/%.o: %.c
@@ -62,6 +63,11 @@ sanitize: deps
 	    build/san/run build/san/run_tests
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 TEST_QUICK=1 \
 	    RUN_BIN=./build/san/run ./build/san/run_tests $(TEST_FILTER)
+
+# The portable C kernels (no -march=native, so no AVX2/F16C paths) through the same suite.
+test-portable: deps
+	$(MAKE) BUILD=build/portable OPT="-O2" build/portable/run build/portable/run_tests
+	TEST_QUICK=1 RUN_BIN=./build/portable/run ./build/portable/run_tests $(TEST_FILTER)
 
 bench: all
 	./tools/bench.sh
