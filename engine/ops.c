@@ -282,71 +282,23 @@ void axpy_f16(float *restrict y, float a, const uint16_t *restrict x, int n) {
     for (; i < n; i++) y[i] += a * half_to_float(x[i]);
 }
 
-/* Decode attention over a Q8_0 row whose heads are whole blocks (hd a multiple of 32):
- * per block, the int8 values times q (or into out) scaled by the block's d. */
-void row_scores_q8_0(const float *q, const unsigned char *row, int n_heads, int group, int hd,
-                     float scale, float *scores, size_t stride) {
-    int blocks = hd / QK_BLOCK;
-    for (int h = 0; h < n_heads; h++) {
-        const unsigned char *k = row + (size_t)(h / group) * blocks * Q8_0_BLOCK_BYTES;
-        const float *qh = q + (size_t)h * hd;
-        __m256 acc = _mm256_setzero_ps();
-        for (int b = 0; b < blocks; b++, k += Q8_0_BLOCK_BYTES, qh += QK_BLOCK) {
-            const int8_t *w = (const int8_t *)(k + 2);
-            __m256 t = _mm256_mul_ps(int8x8_to_float(w), _mm256_loadu_ps(qh));
-            t = _mm256_fmadd_ps(int8x8_to_float(w + 8), _mm256_loadu_ps(qh + 8), t);
-            t = _mm256_fmadd_ps(int8x8_to_float(w + 16), _mm256_loadu_ps(qh + 16), t);
-            t = _mm256_fmadd_ps(int8x8_to_float(w + 24), _mm256_loadu_ps(qh + 24), t);
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(read_u16(k))), t, acc);
-        }
-        scores[(size_t)h * stride] = scale * horizontal_sum(acc);
-    }
-}
-
-void row_accumulate_q8_0(float *out, const float *p, size_t stride, const unsigned char *row,
-                         int n_heads, int group, int hd) {
-    int blocks = hd / QK_BLOCK;
-    for (int h = 0; h < n_heads; h++) {
-        const unsigned char *v = row + (size_t)(h / group) * blocks * Q8_0_BLOCK_BYTES;
-        float *oh = out + (size_t)h * hd, weight = p[(size_t)h * stride];
-        for (int b = 0; b < blocks; b++, v += Q8_0_BLOCK_BYTES, oh += QK_BLOCK) {
-            __m256 s = _mm256_set1_ps(weight * half_to_float(read_u16(v)));
-            const int8_t *w = (const int8_t *)(v + 2);
-            for (int i = 0; i < QK_BLOCK; i += 8)
-                _mm256_storeu_ps(oh + i, _mm256_fmadd_ps(s, int8x8_to_float(w + i),
-                                                         _mm256_loadu_ps(oh + i)));
-        }
+/* y += a * d_b * q_b over Q8_0 blocks (a head of a q8_0 cache row). */
+static void q8_blocks_axpy(float *y, float a, const unsigned char *v, int blocks) {
+    for (int b = 0; b < blocks; b++, v += Q8_0_BLOCK_BYTES, y += QK_BLOCK) {
+        __m256 s = _mm256_set1_ps(a * half_to_float(read_u16(v)));
+        const int8_t *w = (const int8_t *)(v + 2);
+        for (int i = 0; i < QK_BLOCK; i += 8)
+            _mm256_storeu_ps(y + i,
+                             _mm256_fmadd_ps(s, int8x8_to_float(w + i), _mm256_loadu_ps(y + i)));
     }
 }
 
 #else /* portable kernels */
 
-void row_scores_q8_0(const float *q, const unsigned char *row, int n_heads, int group, int hd,
-                     float scale, float *scores, size_t stride) {
-    int blocks = hd / QK_BLOCK;
-    for (int h = 0; h < n_heads; h++) {
-        const unsigned char *k = row + (size_t)(h / group) * blocks * Q8_0_BLOCK_BYTES;
-        const float *qh = q + (size_t)h * hd;
-        float sum = 0.0f;
-        for (int b = 0; b < blocks; b++, k += Q8_0_BLOCK_BYTES, qh += QK_BLOCK) {
-            float block = 0.0f;
-            for (int i = 0; i < QK_BLOCK; i++) block += (int8_t)k[2 + i] * qh[i];
-            sum += half_to_float(read_u16(k)) * block;
-        }
-        scores[(size_t)h * stride] = scale * sum;
-    }
-}
-
-void row_accumulate_q8_0(float *out, const float *p, size_t stride, const unsigned char *row,
-                         int n_heads, int group, int hd) {
-    int blocks = hd / QK_BLOCK;
-    for (int h = 0; h < n_heads; h++) {
-        const unsigned char *v = row + (size_t)(h / group) * blocks * Q8_0_BLOCK_BYTES;
-        float *oh = out + (size_t)h * hd, weight = p[(size_t)h * stride];
-        for (int b = 0; b < blocks; b++, v += Q8_0_BLOCK_BYTES, oh += QK_BLOCK) {
-            float s = weight * half_to_float(read_u16(v));
-            for (int i = 0; i < QK_BLOCK; i++) oh[i] += s * (int8_t)v[2 + i];
-        }
+static void q8_blocks_axpy(float *y, float a, const unsigned char *v, int blocks) {
+    for (int b = 0; b < blocks; b++, v += Q8_0_BLOCK_BYTES, y += QK_BLOCK) {
+        float s = a * half_to_float(read_u16(v));
+        for (int i = 0; i < QK_BLOCK; i++) y[i] += s * (int8_t)v[2 + i];
     }
 }
 
@@ -385,6 +337,24 @@ float dot_f16(const uint16_t *restrict h, const float *restrict x, int cols) {
 }
 
 #endif
+
+/* Decode attention over a Q8_0 row whose heads are whole blocks (hd a multiple of 32). */
+void row_scores_q8_0(const float *q, const unsigned char *row, int n_heads, int group, int hd,
+                     float scale, float *scores, size_t stride) {
+    int blocks = hd / QK_BLOCK;
+    for (int h = 0; h < n_heads; h++)
+        scores[(size_t)h * stride] =
+            scale * dot_q8_0(row + (size_t)(h / group) * blocks * Q8_0_BLOCK_BYTES,
+                             q + (size_t)h * hd, hd);
+}
+
+void row_accumulate_q8_0(float *out, const float *p, size_t stride, const unsigned char *row,
+                         int n_heads, int group, int hd) {
+    int blocks = hd / QK_BLOCK;
+    for (int h = 0; h < n_heads; h++)
+        q8_blocks_axpy(out + (size_t)h * hd, p[(size_t)h * stride],
+                       row + (size_t)(h / group) * blocks * Q8_0_BLOCK_BYTES, blocks);
+}
 
 /* The decode-attention kernels over one cached row of n_heads / group kv heads: the generic
  * forms, and AVX2 forms for head sizes that are a multiple of 8. */
