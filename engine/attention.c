@@ -18,8 +18,8 @@
 enum { QUERY_TILE = 32 }; /* queries per item: the tiles are converted once per item */
 
 static size_t floats_per_thread(const AttentionSpec *spec, int context) {
-    /* key and value tiles, QUERY_TILE rows of scores, a key row; with raw keys whose frequencies depend on the length, also the cos/sin
-     * table of every key position */
+    /* key and value tiles, QUERY_TILE rows of scores, a key row; with raw keys whose
+     * frequencies depend on the length, also the cos/sin table of every key position */
     size_t table = spec->rope_at_attention && rope_depends_on_length(spec->rope_at_attention)
                        ? (size_t)spec->head_dim * (size_t)context : 0;
     size_t tiles = (2 * (size_t)spec->head_dim + QUERY_TILE) * (size_t)context +
@@ -182,7 +182,8 @@ static void attend_queries(const AttentionJob *job, int g, int first, int last, 
 static void attend_item(const AttentionJob *job, int item, Tile *tile) {
     if (job->per_query) {
         if (job->spec->rope_at_attention) fill_key_angles(job, job->pos + item + 1, tile);
-        for (int g = 0; g < job->spec->n_kv_heads; g++) attend_queries(job, g, item, item + 1, tile);
+        for (int g = 0; g < job->spec->n_kv_heads; g++)
+            attend_queries(job, g, item, item + 1, tile);
         return;
     }
     int g = item / job->n_tiles, first = (item % job->n_tiles) * job->query_tile;

@@ -57,7 +57,8 @@ static inline __m256 exp_nonpositive8(__m256 x) {
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    __m256i exponent = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
+    __m256i bits = _mm256_slli_epi32(exponent, 23);
     __m256 e = _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
     return _mm256_blendv_ps(e, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q)); /* NaN stays NaN */
 }
@@ -112,7 +113,8 @@ void swiglu(float *gate, const float *up, int n) {
         __m256 e = exp_nonpositive8(_mm256_or_ps(g, sign)); /* exp(-|g|) */
         __m256 numerator = _mm256_blendv_ps(one, e, g);     /* sign bit of g picks e */
         __m256 sigmoid = _mm256_div_ps(numerator, _mm256_add_ps(one, e));
-        _mm256_storeu_ps(gate + i, _mm256_mul_ps(_mm256_mul_ps(g, sigmoid), _mm256_loadu_ps(up + i)));
+        __m256 silu = _mm256_mul_ps(g, sigmoid);
+        _mm256_storeu_ps(gate + i, _mm256_mul_ps(silu, _mm256_loadu_ps(up + i)));
     }
     for (; i < n; i++) gate[i] = silu(gate[i]) * up[i];
 }
@@ -157,7 +159,8 @@ void dequantize_row_q8_0(const unsigned char *row, int cols, float *restrict out
         __m256 s = _mm256_set1_ps(scale);
         for (int i = 0; i < QK_BLOCK; i += 8) {
             __m128i bytes = _mm_loadl_epi64((const __m128i *)(q + i));
-            _mm256_storeu_ps(o + i, _mm256_mul_ps(s, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes))));
+            __m256 values = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes));
+            _mm256_storeu_ps(o + i, _mm256_mul_ps(s, values));
         }
 #else
         for (int i = 0; i < QK_BLOCK; i++) o[i] = scale * q[i];
@@ -401,7 +404,8 @@ static void row_scores(const float *q, const float *row32, const uint16_t *row16
             acc1 = _mm256_fmadd_ps(load8(row32, row16, at + d + 8), _mm256_loadu_ps(qh + d + 8),
                                    acc1);
         }
-        if (d < hd) acc0 = _mm256_fmadd_ps(load8(row32, row16, at + d), _mm256_loadu_ps(qh + d), acc0);
+        if (d < hd)
+            acc0 = _mm256_fmadd_ps(load8(row32, row16, at + d), _mm256_loadu_ps(qh + d), acc0);
         scores[(size_t)h * stride] = scale * horizontal_sum(_mm256_add_ps(acc0, acc1));
     }
 }

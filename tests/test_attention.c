@@ -3,8 +3,9 @@
  * actually holds (read back with kvcache_load_key/value, so f16 and q8_0 rounding is the
  * same on both sides). Covers the two paths (a block of queries through the sgemm tiles,
  * one query through the key blocks split across threads), every KV type (q8_0 both with
- * whole blocks per head and with blocks shared by heads of 8), head sizes 64, 40 and 8, groups of 1, 2 and 4 query heads per kv head, 1 to 3 threads, depths that span many
- * key blocks, and a ring that has wrapped after evictions. */
+ * whole blocks per head and with blocks shared by heads of 8), head sizes 64, 40 and 8,
+ * groups of 1, 2 and 4 query heads per kv head, 1 to 3 threads, depths that span many key
+ * blocks, and a ring that has wrapped after evictions. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,10 +60,12 @@ static double run_case(TestContext *t, const Shape *s, KvCache *cache, int pos, 
         kvcache_store(cache, 0, j, kv, kv + kv_dim);
     }
     cache->n_cached = pos + n;
-    float *q = malloc((size_t)n * q_dim * sizeof *q), *out = malloc((size_t)n * q_dim * sizeof *out);
+    float *q = malloc((size_t)n * q_dim * sizeof *q);
+    float *out = malloc((size_t)n * q_dim * sizeof *out);
     /* a scale of 3 makes the softmax peaked enough that a wrong key would show */
     for (int i = 0; i < n * q_dim; i++) q[i] = 3.0f * next_value(&seed);
-    AttentionSpec spec = {s->n_heads, s->n_kv_heads, s->head_dim, ROPE_LAYOUT_INTERLEAVED, NULL, NULL};
+    AttentionSpec spec = {s->n_heads, s->n_kv_heads, s->head_dim, ROPE_LAYOUT_INTERLEAVED, NULL,
+                          NULL};
     AttentionScratch scratch;
     char err[256];
     ThreadPool *pool = thread_pool_create(s->threads, err, sizeof err);
