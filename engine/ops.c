@@ -43,6 +43,13 @@ float max_of(const float *x, int n) {
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 
+static float horizontal_sum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
 /* exp_nonpositive on 8 lanes, the same steps (GCC does not vectorise the scalar one). */
 static inline __m256 exp_nonpositive8(__m256 x) {
     __m256 c = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_setzero_ps());
@@ -71,9 +78,7 @@ float exp_shifted(float *x, int n, float shift) {
         _mm256_storeu_ps(x + i, e);
         sum8 = _mm256_add_ps(sum8, e);
     }
-    float lanes[8], sum = 0.0f;
-    _mm256_storeu_ps(lanes, sum8);
-    for (int k = 0; k < 8; k++) sum += lanes[k];
+    float sum = horizontal_sum(sum8);
     for (; i < n; i++) {
         x[i] = exp_nonpositive(x[i] - shift);
         sum += x[i];
@@ -197,13 +202,6 @@ void dequantize_row(const Matrix *m, int row, float *out) {
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
 #define HAVE_AVX2_KERNELS 1
-
-static float horizontal_sum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 /* 8 int8 -> 8 floats */
 static __m256 int8x8_to_float(const int8_t *q) {
@@ -388,42 +386,47 @@ static inline __m256 load8(const float *row32, const uint16_t *row16, size_t i) 
                  : _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row16 + i)));
 }
 
-static void row_scores(const float *q, const float *row32, const uint16_t *row16, int n_heads,
-                       int group, int hd, float scale, float *scores, size_t stride) {
+/* Inlined into the f32 and f16 wrappers below, where row32 is a constant: the type test in
+ * load8 then disappears from the inner loops. */
+static inline __attribute__((always_inline)) void
+row_scores(const float *q, const float *row32, const uint16_t *row16, int n_heads, int group,
+           int hd, float scale, float *scores, size_t stride) {
     if (hd % 8 != 0) {
         row_scores_generic(q, row32, row16, n_heads, group, hd, scale, scores, stride);
         return;
     }
-    for (int h = 0; h < n_heads; h++) {
-        size_t at = (size_t)(h / group) * hd;
-        const float *qh = q + (size_t)h * hd;
-        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-        int d = 0;
-        for (; d + 16 <= hd; d += 16) {
-            acc0 = _mm256_fmadd_ps(load8(row32, row16, at + d), _mm256_loadu_ps(qh + d), acc0);
-            acc1 = _mm256_fmadd_ps(load8(row32, row16, at + d + 8), _mm256_loadu_ps(qh + d + 8),
-                                   acc1);
+    for (int g = 0, h = 0; h < n_heads; g++)
+        for (int member = 0; member < group; member++, h++) {
+            const float *k = row32 ? row32 + (size_t)g * hd : NULL; /* kv head g = h / group */
+            const uint16_t *k16 = row16 ? row16 + (size_t)g * hd : NULL;
+            const float *qh = q + (size_t)h * hd;
+            __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+            int d = 0;
+            for (; d + 16 <= hd; d += 16) {
+                acc0 = _mm256_fmadd_ps(load8(k, k16, d), _mm256_loadu_ps(qh + d), acc0);
+                acc1 = _mm256_fmadd_ps(load8(k, k16, d + 8), _mm256_loadu_ps(qh + d + 8), acc1);
+            }
+            if (d < hd) acc0 = _mm256_fmadd_ps(load8(k, k16, d), _mm256_loadu_ps(qh + d), acc0);
+            scores[(size_t)h * stride] = scale * horizontal_sum(_mm256_add_ps(acc0, acc1));
         }
-        if (d < hd)
-            acc0 = _mm256_fmadd_ps(load8(row32, row16, at + d), _mm256_loadu_ps(qh + d), acc0);
-        scores[(size_t)h * stride] = scale * horizontal_sum(_mm256_add_ps(acc0, acc1));
-    }
 }
 
-static void row_accumulate(float *out, const float *p, size_t stride, const float *row32,
-                           const uint16_t *row16, int n_heads, int group, int hd) {
+static inline __attribute__((always_inline)) void
+row_accumulate(float *out, const float *p, size_t stride, const float *row32,
+               const uint16_t *row16, int n_heads, int group, int hd) {
     if (hd % 8 != 0) {
         row_accumulate_generic(out, p, stride, row32, row16, n_heads, group, hd);
         return;
     }
-    for (int h = 0; h < n_heads; h++) {
-        size_t at = (size_t)(h / group) * hd;
-        float *oh = out + (size_t)h * hd;
-        __m256 weight = _mm256_set1_ps(p[(size_t)h * stride]);
-        for (int d = 0; d < hd; d += 8)
-            _mm256_storeu_ps(oh + d, _mm256_fmadd_ps(weight, load8(row32, row16, at + d),
-                                                     _mm256_loadu_ps(oh + d)));
-    }
+    for (int g = 0, h = 0; h < n_heads; g++)
+        for (int member = 0; member < group; member++, h++) {
+            size_t at = (size_t)g * hd;
+            float *oh = out + (size_t)h * hd;
+            __m256 weight = _mm256_set1_ps(p[(size_t)h * stride]);
+            for (int d = 0; d < hd; d += 8)
+                _mm256_storeu_ps(oh + d, _mm256_fmadd_ps(weight, load8(row32, row16, at + d),
+                                                         _mm256_loadu_ps(oh + d)));
+        }
 }
 #else
 #define row_scores row_scores_generic
