@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../util/half.h"
 #include "ops.h"
 
 enum { QUERY_TILE = 32 }; /* queries per item: the tiles are converted once per item */
@@ -96,19 +95,6 @@ static void fill_key_angles(const AttentionJob *job, int length, Tile *tile) {
     }
 }
 
-/* hd elements of a cached row from element `first`, as floats (f32 and f16 read in place). */
-static void read_head(const KvCache *cache, const unsigned char *row, int layer, int position,
-                      int is_key, int first, int hd, float *out) {
-    if (cache->type == KV_F32)
-        memcpy(out, (const float *)row + first, (size_t)hd * sizeof(float));
-    else if (cache->type == KV_F16)
-        half_to_float_row((const uint16_t *)row + first, out, hd);
-    else if (is_key)
-        kvcache_load_key_part(cache, layer, position, first, hd, out);
-    else
-        kvcache_load_value_part(cache, layer, position, first, hd, out);
-}
-
 /* Fills the tile's key and value rows for positions from..to-1 of kv head g; raw keys are
  * rotated with the angle table (fill_key_angles first). */
 static void fill_tile(const AttentionJob *job, int g, int from, int to, Tile *tile) {
@@ -118,12 +104,11 @@ static void fill_tile(const AttentionJob *job, int g, int from, int to, Tile *ti
     const RopeConfig *rope = spec->rope_at_attention;
     for (int j = from; j < to; j++) {
         float *key = tile->keys + (size_t)j * hd;
-        read_head(cache, kvcache_key_row(cache, job->layer, j), job->layer, j, 1, g * hd, hd, key);
+        kvcache_load_key_part(cache, job->layer, j, g * hd, hd, key);
         if (rope)
             rope_rotate(key, 1, hd, rope->rotary_dim, spec->layout,
                         tile->cos_sin + (size_t)j * rope->rotary_dim);
-        read_head(cache, kvcache_value_row(cache, job->layer, j), job->layer, j, 0, g * hd, hd,
-                  tile->values + (size_t)j * hd);
+        kvcache_load_value_part(cache, job->layer, j, g * hd, hd, tile->values + (size_t)j * hd);
     }
 }
 

@@ -59,8 +59,8 @@ static void fold_scores(const DecodeScratch *d, int h, int n, int head_dim) {
 }
 
 /* The scores of every query head against the key at `position` (stride KEY_BLOCK). */
-static void row_scores(const DecodeJob *job, int position, float *scores, float *buffer,
-                       float scale) {
+static void row_scores(const DecodeJob *job, int position, float *scores,
+                       const DecodeScratch *d, float scale) {
     const AttentionSpec *spec = job->spec;
     const KvCache *cache = job->cache;
     const unsigned char *row = kvcache_key_row(cache, job->layer, position);
@@ -75,8 +75,8 @@ static void row_scores(const DecodeJob *job, int position, float *scores, float 
         return;
     }
     /* q8_0 blocks that straddle heads: dequantise the row first */
-    if (cache->type == KV_Q8_0) kvcache_load_key(cache, job->layer, position, buffer);
-    row_scores_f32(job->q, cache->type == KV_F32 ? (const float *)row : buffer, spec->n_heads,
+    if (cache->type == KV_Q8_0) kvcache_load_key(cache, job->layer, position, d->row);
+    row_scores_f32(job->q, cache->type == KV_F32 ? (const float *)row : d->row, spec->n_heads,
                    group, hd, scale, scores, KEY_BLOCK);
 }
 
@@ -111,7 +111,7 @@ static void attend_key_blocks(void *ctx, int begin, int end, int thread) {
     for (int b = begin; b < end; b++) {
         int first = b * KEY_BLOCK;
         int n = job->length - first < KEY_BLOCK ? job->length - first : KEY_BLOCK;
-        for (int j = 0; j < n; j++) row_scores(job, first + j, d.scores + j, d.row, scale);
+        for (int j = 0; j < n; j++) row_scores(job, first + j, d.scores + j, &d, scale);
         for (int h = 0; h < spec->n_heads; h++) fold_scores(&d, h, n, hd);
         for (int j = 0; j < n; j++) row_accumulate(job, first + j, d.scores + j, &d);
     }
