@@ -28,7 +28,6 @@ size_t matmul_scratch_bytes(int max_cols, int threads) {
 
 int matmul_init(Matmul *mm, ThreadPool *pool, int max_cols, char *err, size_t err_size) {
     mm->pool = pool;
-    mm->tile_rows = TILE_ROWS;
     mm->max_cols = max_cols;
     mm->threads = thread_pool_size(pool);
     mm->tile = malloc(tile_bytes(max_cols, mm->threads));

@@ -12,9 +12,9 @@
 
 typedef struct {
     ThreadPool *pool;
-    float *tile;          /* dequantisation buffers: tile_rows x max_cols floats per thread */
+    float *tile;          /* dequantisation buffers: 256 rows x max_cols floats per thread */
     unsigned char *xq;    /* activations quantised to Q8_0 for Q8_0 weights (decode) */
-    int tile_rows, max_cols, threads;
+    int max_cols, threads;
 } Matmul;
 
 /* max_cols: the widest matrix (max of dim, hidden, q_dim). */

@@ -180,7 +180,8 @@ void transformer_free(Transformer *t) {
 }
 
 size_t transformer_allocated_bytes(const Transformer *t) {
-    return t->activation_bytes + t->cache.bytes + matmul_scratch_bytes(t->matmul.max_cols, t->matmul.threads) +
+    return t->activation_bytes + t->cache.bytes +
+           matmul_scratch_bytes(t->matmul.max_cols, t->matmul.threads) +
            key_angle_bytes(&t->options) +
            t->attention_scratch.floats_per_thread * (size_t)t->attention_scratch.threads *
                sizeof(float);
