@@ -561,6 +561,9 @@ static void test_ppl_refusals(TestContext *t) {
            KJV_TEXT, "-c", "64", "--ppl-stride", "8", "--ppl-score-from", "2", NULL);
     refuse(t, "--ppl-band 0", "--ppl-band must be >= 1", KJV, "--ppl", KJV_TEXT, "--ppl-band",
            "0", NULL);
+    /* refused before the evaluation: stdout (where the result would go) stays empty */
+    refuse(t, "--ppl-positions in a directory that does not exist", "cannot write --ppl-positions",
+           KJV, "--ppl", KJV_TEXT, "--ppl-positions", "/nonexistent/positions.csv", NULL);
 }
 
 /* -c 2^28 with an f32 cache needs 2 x 4 layers x 2^28 x 128 x 4 bytes = 1 TiB of KV alone:

@@ -339,7 +339,9 @@ static void test_toy_reports(TestContext *t) {
           "table lacks '%s' or band 1's ppl 2.0000: %s", want_total, table);
     free(table);
     const char *path = temp_path("ppl_positions.csv");
-    REQUIRE(t, ppl_write_positions(path, &r, err, sizeof err) == 0, "%s", err);
+    FILE *positions = ppl_open_positions(path, err, sizeof err);
+    REQUIRE(t, positions, "%s", err);
+    REQUIRE(t, ppl_write_positions(positions, path, &r, err, sizeof err) == 0, "%s", err);
     char *rows = read_file(path, NULL);
     int pos = -1, count = 0;
     double mean = 0;
@@ -349,7 +351,7 @@ static void test_toy_reports(TestContext *t) {
           pos == 1 && count == 3 && rel_diff(mean, LN10_7) < TOY_TOL,
           "first position row %d,%g,%d, want 1,ln(10/7),3", pos, mean, count);
     free(rows);
-    CHECK(t, ppl_write_positions("/nonexistent-dir/x.csv", &r, err, sizeof err) == -1 &&
+    CHECK(t, ppl_open_positions("/nonexistent-dir/x.csv", err, sizeof err) == NULL &&
           strstr(err, "/nonexistent-dir/x.csv"), "unwritable positions file accepted");
     ppl_result_free(&r);
     transformer_free(toy.transformer);

@@ -19,7 +19,10 @@ static int run_perplexity(Session *s, const RunOptions *o, char *err, size_t err
     if (ppl.band_width == 0) ppl.band_width = s->engine.rope.original_context > 0
                                                   ? s->engine.rope.original_context
                                                   : s->model.config.context_length;
-    if (ppl_check(s->transformer, n_ids, &ppl, err, err_size) != 0) {
+    FILE *positions = NULL;
+    if (ppl_check(s->transformer, n_ids, &ppl, err, err_size) != 0 ||
+        (ppl.positions_path &&
+         !(positions = ppl_open_positions(ppl.positions_path, err, err_size)))) {
         free(ids);
         return -1;
     }
@@ -27,10 +30,10 @@ static int run_perplexity(Session *s, const RunOptions *o, char *err, size_t err
     PplResult result = {0};
     int rc = ppl_run(s->transformer, ids, n_ids, tokenizer_bos(s->tokenizer), &ppl, &result,
                      err, err_size);
-    if (rc == 0) {
-        ppl_print(stdout, &result, &ppl, &s->engine.rope);
-        if (ppl.positions_path)
-            rc = ppl_write_positions(ppl.positions_path, &result, err, err_size);
+    if (rc == 0) ppl_print(stdout, &result, &ppl, &s->engine.rope);
+    if (positions) {
+        if (rc == 0) rc = ppl_write_positions(positions, ppl.positions_path, &result, err, err_size);
+        else fclose(positions);
     }
     ppl_result_free(&result);
     free(ids);

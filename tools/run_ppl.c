@@ -521,9 +521,14 @@ void ppl_print(FILE *out, const PplResult *r, const PplOptions *o, const RopeCon
     else print_table(out, r, o, &echo);
 }
 
-int ppl_write_positions(const char *path, const PplResult *r, char *err, size_t err_size) {
+FILE *ppl_open_positions(const char *path, char *err, size_t err_size) {
     FILE *f = fopen(path, "w");
-    if (!f) return fail(err, err_size, "cannot write %s: %s", path, strerror(errno));
+    if (!f) fail(err, err_size, "cannot write --ppl-positions %s: %s", path, strerror(errno));
+    return f;
+}
+
+int ppl_write_positions(FILE *f, const char *path, const PplResult *r, char *err,
+                        size_t err_size) {
     fputs("position,mean_nll,count\n", f);
     for (int pos = 0; pos < r->ctx; pos++)
         if (r->position_scored[pos] > 0)

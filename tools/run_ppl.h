@@ -85,8 +85,13 @@ double ppl_band_value(const PplResult *r, int band); /* NaN for an empty band */
  * report: mode name, base, factor, original context, attention factor, ... */
 void ppl_print(FILE *out, const PplResult *r, const PplOptions *o, const RopeConfig *rope);
 
+/* Opens the --ppl-positions file before the run, so that a path that cannot be written
+ * fails at once instead of after the whole evaluation. NULL with a message on failure. */
+FILE *ppl_open_positions(const char *path, char *err, size_t err_size);
 /* Writes "position,mean_nll,count" rows (header first) for every position with a scored
- * prediction. Returns 0, or -1 with a message when the file cannot be written. */
-int ppl_write_positions(const char *path, const PplResult *r, char *err, size_t err_size);
+ * prediction to f (from ppl_open_positions) and closes it. Returns 0, or -1 with a message
+ * when the file cannot be written. */
+int ppl_write_positions(FILE *f, const char *path, const PplResult *r, char *err,
+                        size_t err_size);
 
 #endif
