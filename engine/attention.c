@@ -177,9 +177,10 @@ static void attend_item(const AttentionJob *job, int item, Tile *tile) {
     attend_queries(job, g, first, last, tile);
 }
 
-/* Items are ordered head by head, tiles in sequence order, so a thread's contiguous slice
- * extends one head's converted rows tile after tile instead of rebuilding them (with as many
- * kv heads as threads or a multiple, every slice carries the same work). */
+/* Items are ordered head by head, tiles in sequence order, and each thread takes one
+ * contiguous share, so it extends one head's converted rows tile after tile instead of
+ * rebuilding them (with as many kv heads as threads or a multiple, every share carries the
+ * same work). */
 static void attention_items(void *ctx, int begin, int end, int thread) {
     AttentionJob *job = ctx;
     Tile tile = thread_tile(job, thread);
@@ -209,5 +210,6 @@ void attention_block(ThreadPool *pool, const AttentionSpec *spec, AttentionScrat
     double heads_per_item = per_query ? spec->n_heads : (double)spec->n_heads / spec->n_kv_heads;
     double cost = (double)(pos + n) * spec->head_dim * 2.0 * heads_per_item *
                   (per_query ? 1 : QUERY_TILE < n ? QUERY_TILE : n);
-    parallel_for(pool, job.n_items, min_chunk_for_cost(cost), attention_items, &job);
+    int min_chunk = min_chunk_for_cost(cost), share = one_share_per_thread(pool, job.n_items);
+    parallel_for(pool, job.n_items, min_chunk > share ? min_chunk : share, attention_items, &job);
 }

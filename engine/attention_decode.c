@@ -1,17 +1,23 @@
 /* attention_decode.c — one query (a decode step) over keys already rotated in the cache.
- * The cached positions are cut into blocks of KEY_BLOCK; each thread takes a contiguous run
- * of blocks and reads whole cache rows in order (every head at once, so memory is streamed
- * rather than strided), keeping per query head a running maximum, sum of exponentials and
- * weighted sum of values (the online softmax). The threads' partial results are merged at
- * the end with the usual rescaling by exp(max_t - max). */
+ * The cached positions are cut into blocks of KEY_BLOCK, and the blocks into a few parts
+ * per thread, each a contiguous run. A part reads whole cache rows in order (every head at
+ * once, so memory is streamed rather than strided), keeping per query head a running
+ * maximum, sum of exponentials and weighted sum of values (the online softmax). The parts'
+ * results are merged in order at the end with the usual rescaling by exp(max_p - max), so
+ * the answer does not depend on which thread ran which part. */
 #include <math.h>
 #include <string.h>
 
 #include "attention.h"
 #include "ops.h"
 
-enum { KEY_BLOCK = 128 };
+enum {
+    KEY_BLOCK = 128,
+    PARTS_PER_THREAD = 4 /* parts are taken by whichever thread is free (threads.c) */
+};
 
+/* A thread's working rows, and one part's running state. Thread t's scratch holds the
+ * states of parts t * PARTS_PER_THREAD and up, whichever thread runs them. */
 typedef struct {
     float *scores;     /* [n_heads][KEY_BLOCK] */
     float *row;        /* one cache row as floats (kv_dim) */
@@ -19,17 +25,25 @@ typedef struct {
     float *out;        /* [n_heads][head_dim] running sum of exp(score - max) * value */
 } DecodeScratch;
 
-size_t attention_decode_floats(const AttentionSpec *spec) {
-    size_t heads = (size_t)spec->n_heads, kv_dim = (size_t)spec->n_kv_heads * spec->head_dim;
-    return heads * KEY_BLOCK + kv_dim + heads * (2 + (size_t)spec->head_dim);
+static size_t part_floats(const AttentionSpec *spec) {
+    return (size_t)spec->n_heads * (2 + (size_t)spec->head_dim);
 }
 
-static DecodeScratch decode_scratch(const AttentionSpec *spec, AttentionScratch *s, int thread) {
+size_t attention_decode_floats(const AttentionSpec *spec) {
+    size_t heads = (size_t)spec->n_heads, kv_dim = (size_t)spec->n_kv_heads * spec->head_dim;
+    return heads * KEY_BLOCK + kv_dim + PARTS_PER_THREAD * part_floats(spec);
+}
+
+static DecodeScratch decode_scratch(const AttentionSpec *spec, const AttentionScratch *s,
+                                    int thread, int part) {
     float *base = s->buffer + (size_t)thread * s->floats_per_thread;
+    float *state = s->buffer + (size_t)(part / PARTS_PER_THREAD) * s->floats_per_thread +
+                   (size_t)spec->n_heads * KEY_BLOCK + (size_t)spec->n_kv_heads * spec->head_dim +
+                   (size_t)(part % PARTS_PER_THREAD) * part_floats(spec);
     DecodeScratch d;
     d.scores = base;
     d.row = d.scores + (size_t)spec->n_heads * KEY_BLOCK;
-    d.max = d.row + (size_t)spec->n_kv_heads * spec->head_dim;
+    d.max = state;
     d.sum = d.max + spec->n_heads;
     d.out = d.sum + spec->n_heads;
     return d;
@@ -40,6 +54,7 @@ typedef struct {
     AttentionScratch *scratch;
     const KvCache *cache;
     int layer, length;
+    int n_blocks, n_parts;
     const float *q;
 } DecodeJob;
 
@@ -102,12 +117,16 @@ static void row_accumulate(const DecodeJob *job, int position, const float *weig
                        hd);
 }
 
-static void attend_key_blocks(void *ctx, int begin, int end, int thread) {
-    const DecodeJob *job = ctx;
+/* Part p: blocks [p * n_blocks / n_parts, (p + 1) * n_blocks / n_parts). */
+static void attend_part(const DecodeJob *job, int part, int thread) {
     const AttentionSpec *spec = job->spec;
-    DecodeScratch d = decode_scratch(spec, job->scratch, thread);
+    DecodeScratch d = decode_scratch(spec, job->scratch, thread, part);
     int hd = spec->head_dim;
     float scale = 1.0f / sqrtf((float)hd);
+    for (int h = 0; h < spec->n_heads; h++) d.max[h] = -INFINITY, d.sum[h] = 0.0f;
+    memset(d.out, 0, (size_t)spec->n_heads * hd * sizeof(float));
+    int begin = (int)((long)part * job->n_blocks / job->n_parts);
+    int end = (int)((long)(part + 1) * job->n_blocks / job->n_parts);
     for (int b = begin; b < end; b++) {
         int first = b * KEY_BLOCK;
         int n = job->length - first < KEY_BLOCK ? job->length - first : KEY_BLOCK;
@@ -117,20 +136,25 @@ static void attend_key_blocks(void *ctx, int begin, int end, int thread) {
     }
 }
 
-/* out_h = sum over threads of exp(max_t - max) out_t / sum of exp(max_t - max) sum_t, over
- * the threads that saw keys (a NaN sum is kept, so that it reaches the layer's check). */
-static void merge_partials(const AttentionSpec *spec, AttentionScratch *s, float *out) {
+static void attend_parts(void *ctx, int begin, int end, int thread) {
+    for (int part = begin; part < end; part++) attend_part(ctx, part, thread);
+}
+
+/* out_h = sum over parts of exp(max_p - max) out_p / sum of exp(max_p - max) sum_p, over
+ * the parts that saw keys (a NaN sum is kept, so that it reaches the layer's check). */
+static void merge_partials(const DecodeJob *job, float *out) {
+    const AttentionSpec *spec = job->spec;
     int hd = spec->head_dim;
     for (int h = 0; h < spec->n_heads; h++) {
         float max = -INFINITY, total = 0.0f;
-        for (int t = 0; t < s->threads; t++) {
-            DecodeScratch d = decode_scratch(spec, s, t);
+        for (int p = 0; p < job->n_parts; p++) {
+            DecodeScratch d = decode_scratch(spec, job->scratch, 0, p);
             if (d.sum[h] != 0.0f && d.max[h] > max) max = d.max[h];
         }
         float *o = out + (size_t)h * hd;
         memset(o, 0, (size_t)hd * sizeof(float));
-        for (int t = 0; t < s->threads; t++) {
-            DecodeScratch d = decode_scratch(spec, s, t);
+        for (int p = 0; p < job->n_parts; p++) {
+            DecodeScratch d = decode_scratch(spec, job->scratch, 0, p);
             if (d.sum[h] == 0.0f) continue;
             float weight = expf(d.max[h] - max);
             total += weight * d.sum[h];
@@ -142,14 +166,12 @@ static void merge_partials(const AttentionSpec *spec, AttentionScratch *s, float
 
 void attention_decode(ThreadPool *pool, const AttentionSpec *spec, AttentionScratch *scratch,
                       const KvCache *cache, int layer, const float *q, int pos, float *out) {
-    for (int t = 0; t < scratch->threads; t++) {
-        DecodeScratch d = decode_scratch(spec, scratch, t);
-        for (int h = 0; h < spec->n_heads; h++) d.max[h] = -INFINITY, d.sum[h] = 0.0f;
-        memset(d.out, 0, (size_t)spec->n_heads * spec->head_dim * sizeof(float));
-    }
-    DecodeJob job = {spec, scratch, cache, layer, pos + 1, q};
     int n_blocks = (pos + 1 + KEY_BLOCK - 1) / KEY_BLOCK;
     double cost = 2.0 * KEY_BLOCK * spec->n_heads * spec->head_dim; /* multiply-adds a block */
-    parallel_for(pool, n_blocks, min_chunk_for_cost(cost), attend_key_blocks, &job);
-    merge_partials(spec, scratch, out);
+    int blocks_per_part = min_chunk_for_cost(cost);
+    int n_parts = n_blocks / blocks_per_part, most = scratch->threads * PARTS_PER_THREAD;
+    n_parts = n_parts < 1 ? 1 : n_parts > most ? most : n_parts;
+    DecodeJob job = {spec, scratch, cache, layer, pos + 1, n_blocks, n_parts, q};
+    parallel_for(pool, n_parts, 1, attend_parts, &job);
+    merge_partials(&job, out);
 }

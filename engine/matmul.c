@@ -121,6 +121,5 @@ void matmul(Matmul *mm, const Matrix *w, const float *x, int n_tokens, float *y)
         return;
     }
     RowJob job = {w, x, y, n_tokens, mm->tile};
-    parallel_for(mm->pool, w->rows, min_chunk_for_cost((double)w->cols * n_tokens), sgemm_slice,
-                 &job);
+    parallel_for(mm->pool, w->rows, one_share_per_thread(mm->pool, w->rows), sgemm_slice, &job);
 }

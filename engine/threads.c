@@ -1,7 +1,9 @@
 /* threads.c — the pool. A parallel_for publishes the job and bumps a generation counter;
  * workers spin briefly on the counter (a decode step issues dozens of small jobs, and a
  * condition-variable wake-up per job would cost more than the job) and then sleep on a
- * condition variable. The caller runs slice 0 itself and waits for the others. */
+ * condition variable. The job's chunks go to whichever thread asks first, the caller
+ * included, and the caller returns once every chunk is finished: a worker that has not
+ * woken yet (the cores busy with another process) is not waited for. */
 #include "threads.h"
 
 #include <pthread.h>
@@ -15,6 +17,11 @@
  * so 20000 rounds last roughly half a millisecond: longer than any gap between the jobs of
  * one decode step, so a worker only sleeps between steps or when the pool is idle. */
 enum { SPIN_ROUNDS = 20000 };
+
+/* A job is cut into this many chunks per thread, handed out as threads come for them: a
+ * thread that the system has descheduled (another process on the cores) then delays the
+ * job by at most one chunk instead of its whole share. */
+enum { CHUNKS_PER_THREAD = 4 };
 
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -32,7 +39,10 @@ struct ThreadPool {
     void *ctx;
     int n_items, chunk;
     atomic_ulong generation;
-    atomic_int pending;   /* workers still running the current generation */
+    /* the chunks of the current job are handed out by compare-and-swap on one word:
+     * generation (32 bits) | number of chunks (16) | next chunk (16) */
+    _Atomic unsigned long long ticket;
+    atomic_int done;      /* chunks finished in the current generation */
     atomic_int stopping;
 };
 
@@ -41,10 +51,21 @@ typedef struct {
     int index;
 } WorkerArg;
 
-static void run_slice(int thread, RangeFn fn, void *ctx, int n, int chunk) {
-    int begin = thread * chunk;
-    int end = begin + chunk < n ? begin + chunk : n;
-    if (begin < end) fn(ctx, begin, end, thread);
+/* Runs chunks of job `generation` until none is left. A chunk whose ticket was won is
+ * not finished, so its job cannot have been replaced: its fields are safe to read. */
+static void take_chunks(ThreadPool *pool, unsigned long generation, int thread) {
+    for (;;) {
+        unsigned long long t = atomic_load_explicit(&pool->ticket, memory_order_acquire);
+        unsigned next = (unsigned)(t & 0xffff), n_chunks = (unsigned)(t >> 16) & 0xffff;
+        if ((t >> 32) != (generation & 0xffffffffUL) || next >= n_chunks) return;
+        if (!atomic_compare_exchange_weak_explicit(&pool->ticket, &t, t + 1,
+                                                   memory_order_acq_rel, memory_order_acquire))
+            continue;
+        int begin = (int)next * pool->chunk;
+        int end = begin + pool->chunk < pool->n_items ? begin + pool->chunk : pool->n_items;
+        pool->fn(pool->ctx, begin, end, thread);
+        atomic_fetch_add_explicit(&pool->done, 1, memory_order_release);
+    }
 }
 
 /* Waits until the generation differs from `seen` (or the pool stops); returns it. */
@@ -71,8 +92,7 @@ static void *worker_main(void *arg) {
     for (;;) {
         seen = await_generation(pool, seen);
         if (atomic_load(&pool->stopping)) break;
-        run_slice(index, pool->fn, pool->ctx, pool->n_items, pool->chunk);
-        atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_release);
+        take_chunks(pool, seen, index);
     }
     return NULL;
 }
@@ -88,7 +108,8 @@ ThreadPool *thread_pool_create(int n_threads, char *err, size_t err_size) {
     pthread_mutex_init(&pool->lock, NULL);
     pthread_cond_init(&pool->work_ready, NULL);
     atomic_init(&pool->generation, 0);
-    atomic_init(&pool->pending, 0);
+    atomic_init(&pool->ticket, 0);
+    atomic_init(&pool->done, 0);
     atomic_init(&pool->stopping, 0);
     pool->workers = calloc((size_t)n_threads, sizeof *pool->workers);
     for (int i = 1; i < n_threads && pool->workers; i++) {
@@ -124,23 +145,35 @@ void parallel_for(ThreadPool *pool, int n, int min_chunk, RangeFn fn, void *ctx)
     if (n <= 0) return;
     if (min_chunk < 1) min_chunk = 1;
     int threads = pool ? pool->n_threads : 1;
-    if (threads > 1 && n / threads < min_chunk) threads = (n + min_chunk - 1) / min_chunk;
-    if (threads <= 1) { fn(ctx, 0, n, 0); return; }
-    int chunk = (n + threads - 1) / threads;
+    if (threads <= 1 || n < 2 * min_chunk) { fn(ctx, 0, n, 0); return; }
+    long wanted = (long)threads * CHUNKS_PER_THREAD;
+    int chunk = (int)((n + wanted - 1) / wanted);
+    if (chunk < min_chunk) chunk = min_chunk;
+    if ((n + chunk - 1) / chunk > 0xffff) chunk = (n + 0xfffe) / 0xffff;
+    unsigned long long n_chunks = (unsigned long long)((n + chunk - 1) / chunk);
     pool->fn = fn;
     pool->ctx = ctx;
     pool->n_items = n;
     pool->chunk = chunk;
-    atomic_store_explicit(&pool->pending, pool->n_threads - 1, memory_order_relaxed);
+    atomic_store_explicit(&pool->done, 0, memory_order_relaxed);
     pthread_mutex_lock(&pool->lock);
-    atomic_fetch_add_explicit(&pool->generation, 1, memory_order_release);
+    unsigned long generation = atomic_load(&pool->generation) + 1;
+    atomic_store_explicit(&pool->ticket, (generation & 0xffffffffULL) << 32 | n_chunks << 16,
+                          memory_order_release);
+    atomic_store_explicit(&pool->generation, generation, memory_order_release);
     pthread_cond_broadcast(&pool->work_ready);
     pthread_mutex_unlock(&pool->lock);
-    run_slice(0, fn, ctx, n, chunk);
-    for (long spins = 0; atomic_load_explicit(&pool->pending, memory_order_acquire) > 0; spins++) {
+    take_chunks(pool, generation, 0);
+    for (long spins = 0;
+         atomic_load_explicit(&pool->done, memory_order_acquire) < (int)n_chunks; spins++) {
         cpu_relax();
         if (spins > SPIN_ROUNDS) sched_yield();
     }
+}
+
+int one_share_per_thread(const ThreadPool *pool, int n) {
+    int threads = thread_pool_size(pool);
+    return (n + threads - 1) / threads;
 }
 
 int min_chunk_for_cost(double cost_per_item) {

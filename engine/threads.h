@@ -1,5 +1,6 @@
 /* threads.h — a small pthread pool for data-parallel loops: parallel_for splits a range
- * of independent items (matrix rows, attention heads) across the workers and the caller. */
+ * of independent items (matrix rows, attention heads, runs of cached positions) across the
+ * workers and the caller. */
 #ifndef ROPEWALK_THREADS_H
 #define ROPEWALK_THREADS_H
 
@@ -15,9 +16,14 @@ ThreadPool *thread_pool_create(int n_threads, char *err, size_t err_size);
 void thread_pool_free(ThreadPool *pool);
 int thread_pool_size(const ThreadPool *pool);
 
-/* Runs fn over [0, n) in contiguous chunks of at least min_chunk items, one chunk per
- * thread, and returns when all are done. A NULL pool runs everything on the caller. */
+/* Runs fn over [0, n) in contiguous chunks of at least min_chunk items (a few per thread,
+ * taken by whichever thread is free), and returns when all are done. A NULL pool runs
+ * everything on the caller. */
 void parallel_for(ThreadPool *pool, int n, int min_chunk, RangeFn fn, void *ctx);
+
+/* The min_chunk that makes one contiguous share of n items per thread, for jobs whose
+ * items are cheaper done in one run per thread (each sgemm call repacks its operands). */
+int one_share_per_thread(const ThreadPool *pool, int n);
 
 /* The min_chunk that gives each thread enough work to be worth waking, for items that
  * cost about cost_per_item multiply-adds each. */

@@ -152,7 +152,46 @@ static void test_wrapped_ring_matches_reference(TestContext *t) {
     kvcache_free(&cache);
 }
 
+/* Decode's parts go to whichever thread is free, so which thread runs which part changes
+ * from call to call; the parts' own states, merged in part order, must still give the
+ * same bits every time (a state kept per thread would sum in a varying order). */
+static void test_decode_is_reproducible(TestContext *t) {
+    enum { HEADS = 8, HD = 64, DEPTH = 3000, CALLS = 40 };
+    KvCache cache;
+    char err[256];
+    REQUIRE(t, kvcache_init(&cache, KV_F16, 1, DEPTH, HEADS * HD, err, sizeof err) == 0, "%s",
+            err);
+    kvcache_reset(&cache, 0);
+    unsigned seed = 99u;
+    static float kv[2 * HEADS * HD], q[HEADS * HD], first[HEADS * HD], out[HEADS * HD];
+    for (int j = 0; j < DEPTH; j++) {
+        for (int i = 0; i < 2 * HEADS * HD; i++) kv[i] = next_value(&seed);
+        kvcache_store(&cache, 0, j, kv, kv + HEADS * HD);
+    }
+    cache.n_cached = DEPTH;
+    for (int i = 0; i < HEADS * HD; i++) q[i] = 3.0f * next_value(&seed);
+    AttentionSpec spec = {HEADS, HEADS, HD, ROPE_LAYOUT_INTERLEAVED, NULL, NULL};
+    AttentionScratch scratch;
+    ThreadPool *pool = thread_pool_create(2, err, sizeof err);
+    if (pool && attention_scratch_init(&scratch, &spec, DEPTH, 2) == 0) {
+        int differing = 0;
+        attention_block(pool, &spec, &scratch, &cache, 0, q, 1, DEPTH - 1, first);
+        for (int call = 1; call < CALLS; call++) {
+            attention_block(pool, &spec, &scratch, &cache, 0, q, 1, DEPTH - 1, out);
+            differing += memcmp(out, first, sizeof out) != 0;
+        }
+        CHECK(t, differing == 0, "%d of %d decode calls gave other bits than the first",
+              differing, CALLS - 1);
+        attention_scratch_free(&scratch);
+    } else {
+        CHECK(t, 0, "cannot set up 2 threads: %s", pool ? "scratch" : err);
+    }
+    thread_pool_free(pool);
+    kvcache_free(&cache);
+}
+
 static const TestCase attention_tests[] = {
+    {"decode_is_reproducible", test_decode_is_reproducible},
     {"decode_matches_reference", test_decode_matches_reference},
     {"block_matches_reference", test_block_matches_reference},
     {"wrapped_ring_matches_reference", test_wrapped_ring_matches_reference},
