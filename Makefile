@@ -3,6 +3,7 @@
 #   make test       the test suite (unit, golden vs ../shared/refs, end-to-end, bad inputs)
 #   make sanitize   the same suite built with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make test-portable  the same suite on the portable C kernels (no AVX2 / F16C)
+#   make tsan       the thread pool's and attention's tests under ThreadSanitizer
 #   make bench      speed figures (never pass/fail)
 #   make demo       the README's first command: deps, build, generation, RoPE-mode perplexity
 
@@ -27,7 +28,7 @@ TEST_C   := $(wildcard tests/*.c)
 TEST_OBJ := $(TEST_C:%.c=$(BUILD)/%.o)
 RUN      := $(if $(filter build,$(BUILD)),run,$(BUILD)/run)
 
-.PHONY: all deps test test-portable sanitize bench demo clean
+.PHONY: all deps test test-portable sanitize tsan bench demo clean
 all: $(RUN) $(BUILD)/run_tests $(TOOLS)
 
 $(BUILD)/%.o: %.c
@@ -63,6 +64,14 @@ sanitize: deps
 	    build/san/run build/san/run_tests
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 TEST_QUICK=1 \
 	    RUN_BIN=./build/san/run ./build/san/run_tests $(TEST_FILTER)
+
+# The lock-free chunk hand-out of the pool (threads.c) and the attention paths that run on
+# it, under ThreadSanitizer (the whole suite takes minutes there; these take seconds).
+tsan: deps
+	$(MAKE) BUILD=build/tsan OPT="-O1 -march=native -fsanitize=thread" LDFLAGS="-fsanitize=thread" \
+	    build/tsan/run build/tsan/run_tests
+	TSAN_OPTIONS=halt_on_error=1 TEST_QUICK=1 RUN_BIN=./build/tsan/run ./build/tsan/run_tests parallel_for
+	TSAN_OPTIONS=halt_on_error=1 TEST_QUICK=1 RUN_BIN=./build/tsan/run ./build/tsan/run_tests attention.
 
 # The portable C kernels (no -march=native, so no AVX2/F16C paths) through the same suite.
 test-portable: deps
