@@ -23,15 +23,22 @@ typedef struct {
     float *row;        /* one cache row as floats (kv_dim) */
     float *max, *sum;  /* [n_heads] running maximum and sum of exp(score - max) */
     float *out;        /* [n_heads][head_dim] running sum of exp(score - max) * value */
+    int16_t *q16;      /* [n_heads][head_dim] the query as 16-bit integers (q8_0 cache), */
+    float *q_scale;    /* [n_heads] times these scales: the caller's copy serves every part */
 } DecodeScratch;
 
 static size_t part_floats(const AttentionSpec *spec) {
     return (size_t)spec->n_heads * (2 + (size_t)spec->head_dim);
 }
 
+static size_t query_floats(const AttentionSpec *spec) {
+    size_t q_dim = (size_t)spec->n_heads * spec->head_dim;
+    return (q_dim + 1) / 2 + (size_t)spec->n_heads; /* q16, then the scales */
+}
+
 size_t attention_decode_floats(const AttentionSpec *spec) {
     size_t heads = (size_t)spec->n_heads, kv_dim = (size_t)spec->n_kv_heads * spec->head_dim;
-    return heads * KEY_BLOCK + kv_dim + PARTS_PER_THREAD * part_floats(spec);
+    return heads * KEY_BLOCK + kv_dim + PARTS_PER_THREAD * part_floats(spec) + query_floats(spec);
 }
 
 static DecodeScratch decode_scratch(const AttentionSpec *spec, const AttentionScratch *s,
@@ -46,6 +53,10 @@ static DecodeScratch decode_scratch(const AttentionSpec *spec, const AttentionSc
     d.max = state;
     d.sum = d.max + spec->n_heads;
     d.out = d.sum + spec->n_heads;
+    float *query = s->buffer + (size_t)spec->n_heads * KEY_BLOCK +
+                   (size_t)spec->n_kv_heads * spec->head_dim + PARTS_PER_THREAD * part_floats(spec);
+    d.q16 = (int16_t *)query;  /* thread 0's region */
+    d.q_scale = query + (query_floats(spec) - (size_t)spec->n_heads);
     return d;
 }
 
@@ -86,7 +97,8 @@ static void row_scores(const DecodeJob *job, int position, float *scores,
         return;
     }
     if (cache->type == KV_Q8_0 && hd % 32 == 0) {
-        row_scores_q8_0(job->q, row, spec->n_heads, group, hd, scale, scores, KEY_BLOCK);
+        row_scores_q8_0(d->q16, d->q_scale, row, spec->n_heads, group, hd, scale, scores,
+                        KEY_BLOCK);
         return;
     }
     /* q8_0 blocks that straddle heads: dequantise the row first */
@@ -171,6 +183,12 @@ void attention_decode(ThreadPool *pool, const AttentionSpec *spec, AttentionScra
     int blocks_per_part = min_chunk_for_cost(cost);
     int n_parts = n_blocks / blocks_per_part, most = scratch->threads * PARTS_PER_THREAD;
     n_parts = n_parts < 1 ? 1 : n_parts > most ? most : n_parts;
+    if (cache->type == KV_Q8_0 && spec->head_dim % 32 == 0) {
+        DecodeScratch d = decode_scratch(spec, scratch, 0, 0);
+        for (int h = 0; h < spec->n_heads; h++)
+            d.q_scale[h] = quantize_head_i16(q + (size_t)h * spec->head_dim, spec->head_dim,
+                                             d.q16 + (size_t)h * spec->head_dim);
+    }
     DecodeJob job = {spec, scratch, cache, layer, pos + 1, n_blocks, n_parts, q};
     parallel_for(pool, n_parts, 1, attend_parts, &job);
     merge_partials(&job, out);

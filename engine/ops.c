@@ -339,14 +339,52 @@ float dot_f16(const uint16_t *restrict h, const float *restrict x, int cols) {
 
 #endif
 
+float quantize_head_i16(const float *q, int n, int16_t *out) {
+    float amax = 0.0f;
+    for (int i = 0; i < n; i++) amax = fabsf(q[i]) > amax ? fabsf(q[i]) : amax;
+    float inv = amax > 0.0f ? 32767.0f / amax : 0.0f;
+    for (int i = 0; i < n; i++) out[i] = (int16_t)lrintf(q[i] * inv);
+    return amax / 32767.0f;
+}
+
+#ifdef HAVE_AVX2_KERNELS
+/* The 32 int8 of a block times 32 int16, as 8 int32 partial sums: |sum| <= 32 * 127 * 32767. */
+static inline __m256i block_dot_i8_i16(const int8_t *k, const int16_t *q) {
+    __m256i k0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)k));
+    __m256i k1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(k + 16)));
+    return _mm256_add_epi32(_mm256_madd_epi16(k0, _mm256_loadu_si256((const __m256i *)q)),
+                            _mm256_madd_epi16(k1, _mm256_loadu_si256((const __m256i *)(q + 16))));
+}
+
+static float q8_head_dot_i16(const unsigned char *k, const int16_t *q, int blocks) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int b = 0; b < blocks; b++, k += Q8_0_BLOCK_BYTES, q += QK_BLOCK)
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(read_u16(k))),
+                              _mm256_cvtepi32_ps(block_dot_i8_i16((const int8_t *)(k + 2), q)),
+                              acc);
+    return horizontal_sum(acc);
+}
+#else
+static float q8_head_dot_i16(const unsigned char *k, const int16_t *q, int blocks) {
+    float sum = 0.0f;
+    for (int b = 0; b < blocks; b++, k += Q8_0_BLOCK_BYTES, q += QK_BLOCK) {
+        int32_t block = 0;
+        for (int i = 0; i < QK_BLOCK; i++) block += (int8_t)k[2 + i] * q[i];
+        sum += half_to_float(read_u16(k)) * (float)block;
+    }
+    return sum;
+}
+#endif
+
 /* Decode attention over a Q8_0 row whose heads are whole blocks (hd a multiple of 32). */
-void row_scores_q8_0(const float *q, const unsigned char *row, int n_heads, int group, int hd,
-                     float scale, float *scores, size_t stride) {
+void row_scores_q8_0(const int16_t *q16, const float *q_scale, const unsigned char *row,
+                     int n_heads, int group, int hd, float scale, float *scores, size_t stride) {
     int blocks = hd / QK_BLOCK;
     for (int h = 0; h < n_heads; h++)
         scores[(size_t)h * stride] =
-            scale * dot_q8_0(row + (size_t)(h / group) * blocks * Q8_0_BLOCK_BYTES,
-                             q + (size_t)h * hd, hd);
+            scale * q_scale[h] *
+            q8_head_dot_i16(row + (size_t)(h / group) * blocks * Q8_0_BLOCK_BYTES,
+                            q16 + (size_t)h * hd, blocks);
 }
 
 void row_accumulate_q8_0(float *out, const float *p, size_t stride, const unsigned char *row,

@@ -37,9 +37,13 @@ void row_accumulate_f32(float *out, const float *p, size_t stride, const float *
                         int n_heads, int group, int hd);
 void row_accumulate_f16(float *out, const float *p, size_t stride, const uint16_t *row,
                         int n_heads, int group, int hd);
-/* The same over a Q8_0 row; hd must be a multiple of 32 (each head whole blocks). */
-void row_scores_q8_0(const float *q, const unsigned char *row, int n_heads, int group, int hd,
-                     float scale, float *scores, size_t stride);
+/* The same over a Q8_0 row; hd must be a multiple of 32 (each head whole blocks). The
+ * scores take each query head as 16-bit integers, q_h = q_scale[h] * q16_h (from
+ * quantize_head_i16), so that each block's dot product is integer arithmetic; that rounding
+ * (2^-16 of the head's largest element) is far below the cache's own (2^-8 of a block's). */
+float quantize_head_i16(const float *q, int n, int16_t *out); /* returns the scale */
+void row_scores_q8_0(const int16_t *q16, const float *q_scale, const unsigned char *row,
+                     int n_heads, int group, int hd, float scale, float *scores, size_t stride);
 void row_accumulate_q8_0(float *out, const float *p, size_t stride, const unsigned char *row,
                          int n_heads, int group, int hd);
 

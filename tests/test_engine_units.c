@@ -172,6 +172,32 @@ static void test_q8_activation_dot(TestContext *t) {
           got, with_float_x, bound);
 }
 
+/* A query head as 16-bit integers: scale max|q| / 32767, values round(q / scale) (ties to
+ * even: -0.5 / (1 / 32767) = -16383.5 -> -16384). Then the scores of a q8_0 row: two kv heads
+ * of 32, each one block; head 1 holds d = 2^-7 (exact in f16) and int8 1..32, so its key is
+ * (1..32) / 128, and q = (1, -0.5, 0.25, 0, ...) over it gives (1 - 1 + 0.75) / 128 = 0.75/128
+ * with q's rounding (at most 2^-16 relative) far below 1e-6. */
+static void test_q8_0_scores_with_integer_query(TestContext *t) {
+    float q[2 * 32] = {0};
+    q[32] = 1.0f, q[33] = -0.5f, q[34] = 0.25f;
+    q[0] = -2.0f;
+    int16_t q16[2 * 32];
+    float scales[2];
+    scales[0] = quantize_head_i16(q, 32, q16);
+    scales[1] = quantize_head_i16(q + 32, 32, q16 + 32);
+    CHECK(t, scales[1] == 1.0f / 32767.0f && q16[32] == 32767 && q16[33] == -16384 &&
+          q16[34] == 8192 && q16[35] == 0, "q16 %d %d %d %d scale %.9g", q16[32], q16[33],
+          q16[34], q16[35], scales[1]);
+    unsigned char row[2 * 34] = {0};
+    uint16_t d = float_to_half(1.0f / 128.0f);
+    memcpy(row + 34, &d, 2);
+    for (int i = 0; i < 32; i++) row[34 + 2 + i] = (unsigned char)(int8_t)(i + 1);
+    float scores[2] = {-1.0f, -1.0f};
+    row_scores_q8_0(q16, scales, row, 2, 1, 32, 1.0f, scores, 1);
+    CHECK(t, scores[0] == 0.0f, "head 0 over a zero block: %g", scores[0]);
+    CHECK(t, fabs(scores[1] - 0.75 / 128) < 1e-6, "head 1: %.9g, want %.9g", scores[1], 0.75 / 128);
+}
+
 /* sgemm and row-dot paths both equal a double-precision triple loop */
 static void test_matmul_paths(TestContext *t) {
     enum { ROWS = 9, COLS = 70, TOKENS = 6 };
@@ -280,6 +306,7 @@ static const TestCase engine_unit_tests[] = {
     {"f16_row_dot", test_f16_row_dot},
     {"long_row_dots", test_long_row_dots},
     {"q8_activation_dot", test_q8_activation_dot},
+    {"q8_0_scores_with_integer_query", test_q8_0_scores_with_integer_query},
     {"matmul_paths", test_matmul_paths},
     {"sampler_distribution", test_sampler_distribution},
     {"kvcache_storage", test_kvcache_storage},
