@@ -15,8 +15,13 @@
 
 /* Polling rounds before sleeping. Each round pauses the core (x86 PAUSE: tens of cycles),
  * so 20000 rounds last roughly half a millisecond: longer than any gap between the jobs of
- * one decode step, so a worker only sleeps between steps or when the pool is idle. */
-enum { SPIN_ROUNDS = 20000 };
+ * one decode step, so a worker only sleeps between steps or when the pool is idle. Every
+ * YIELD_EVERY rounds the waiting worker offers its core to the scheduler: with more threads
+ * than free cores (a busy machine, or -t above the core count) a spinning worker would
+ * otherwise hold a core that a thread with a chunk to run is waiting for. On 2 cores, 110M
+ * Q8_0 decode with -t 8 went from 45 to 139 tok/s, and on 2 threads beside a busy process
+ * from 68-72 to 92-100, with no change when the cores are free. */
+enum { SPIN_ROUNDS = 20000, YIELD_EVERY = 128 };
 
 /* A job is cut into this many chunks per thread, handed out as threads come for them: a
  * thread that the system has descheduled (another process on the cores) then delays the
@@ -74,6 +79,7 @@ static unsigned long await_generation(ThreadPool *pool, unsigned long seen) {
         unsigned long g = atomic_load_explicit(&pool->generation, memory_order_acquire);
         if (g != seen || atomic_load(&pool->stopping)) return g;
         cpu_relax();
+        if (i % YIELD_EVERY == YIELD_EVERY - 1) sched_yield();
     }
     pthread_mutex_lock(&pool->lock);
     unsigned long g;
