@@ -6,6 +6,19 @@
 
 #include "../util/half.h"
 
+/* The AVX2 kernels need FMA and F16C too; one switch for all of them, so that no function
+ * is left without either form. */
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#include <immintrin.h>
+#define HAVE_AVX2_KERNELS 1
+
+/* 8 int8 -> 8 floats */
+static inline __m256 int8x8_to_float(const int8_t *q) {
+    __m128i bytes = _mm_loadl_epi64((const __m128i *)q);
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes));
+}
+#endif
+
 void rmsnorm(float *out, const float *x, const float *weight, int n, float eps) {
     double sum_sq = 0.0;
     for (int i = 0; i < n; i++) sum_sq += (double)x[i] * x[i];
@@ -40,9 +53,7 @@ float max_of(const float *x, int n) {
     return max;
 }
 
-#if defined(__AVX2__) && defined(__FMA__)
-#include <immintrin.h>
-
+#ifdef HAVE_AVX2_KERNELS
 static float horizontal_sum(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -109,7 +120,7 @@ static inline float silu(float g) {
     return g * (g < 0.0f ? e : 1.0f) / (1.0f + e);
 }
 
-#if defined(__AVX2__) && defined(__FMA__)
+#ifdef HAVE_AVX2_KERNELS
 void swiglu(float *gate, const float *up, int n) {
     __m256 one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
     int i = 0;
@@ -129,7 +140,7 @@ void swiglu(float *gate, const float *up, int n) {
 }
 #endif
 
-#if !(defined(__AVX2__) && defined(__FMA__))
+#ifndef HAVE_AVX2_KERNELS
 float dot_f32(const float *restrict a, const float *restrict b, int n) {
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
@@ -158,15 +169,12 @@ void dequantize_row_q8_0(const unsigned char *row, int cols, float *restrict out
         float scale = half_to_float(read_u16(row));
         const int8_t *restrict q = (const int8_t *)(row + 2);
         float *restrict o = out + b * QK_BLOCK;
-#if defined(__AVX2__) && defined(__FMA__)
+#ifdef HAVE_AVX2_KERNELS
         /* int8 is a character type: GCC assumes the plain loop may alias out, and keeps it
          * scalar */
         __m256 s = _mm256_set1_ps(scale);
-        for (int i = 0; i < QK_BLOCK; i += 8) {
-            __m128i bytes = _mm_loadl_epi64((const __m128i *)(q + i));
-            __m256 values = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes));
-            _mm256_storeu_ps(o + i, _mm256_mul_ps(s, values));
-        }
+        for (int i = 0; i < QK_BLOCK; i += 8)
+            _mm256_storeu_ps(o + i, _mm256_mul_ps(s, int8x8_to_float(q + i)));
 #else
         for (int i = 0; i < QK_BLOCK; i++) o[i] = scale * q[i];
 #endif
@@ -199,15 +207,7 @@ void dequantize_row(const Matrix *m, int row, float *out) {
     }
 }
 
-#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
-#include <immintrin.h>
-#define HAVE_AVX2_KERNELS 1
-
-/* 8 int8 -> 8 floats */
-static __m256 int8x8_to_float(const int8_t *q) {
-    __m128i bytes = _mm_loadl_epi64((const __m128i *)q);
-    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes));
-}
+#ifdef HAVE_AVX2_KERNELS
 
 static float dot_q8_0(const unsigned char *row, const float *x, int cols) {
     __m256 acc = _mm256_setzero_ps();
