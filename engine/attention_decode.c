@@ -16,16 +16,28 @@ enum {
     PARTS_PER_THREAD = 4 /* parts are taken by whichever thread is free (threads.c) */
 };
 
-/* A thread's working rows, and one part's running state. Thread t's scratch holds the
- * states of parts t * PARTS_PER_THREAD and up, whichever thread runs them. */
+/* Scratch, in each thread's region of the attention scratch: the thread's working rows,
+ * then the running states of PARTS_PER_THREAD parts (thread t's region holds those of parts
+ * t * PARTS_PER_THREAD and up, whichever thread runs them), then, in thread 0's region only,
+ * the query as 16-bit integers for a q8_0 cache. */
 typedef struct {
     float *scores;     /* [n_heads][KEY_BLOCK] */
     float *row;        /* one cache row as floats (kv_dim) */
+} DecodeRows;
+
+typedef struct {
     float *max, *sum;  /* [n_heads] running maximum and sum of exp(score - max) */
     float *out;        /* [n_heads][head_dim] running sum of exp(score - max) * value */
-    int16_t *q16;      /* [n_heads][head_dim] the query as 16-bit integers (q8_0 cache), */
-    float *q_scale;    /* [n_heads] times these scales: the caller's copy serves every part */
-} DecodeScratch;
+} PartState;
+
+typedef struct {
+    int16_t *q16;      /* [n_heads][head_dim]: q_h = q_scale[h] * q16_h */
+    float *q_scale;    /* [n_heads] */
+} IntegerQuery;
+
+static size_t rows_floats(const AttentionSpec *spec) {
+    return (size_t)spec->n_heads * KEY_BLOCK + (size_t)spec->n_kv_heads * spec->head_dim;
+}
 
 static size_t part_floats(const AttentionSpec *spec) {
     return (size_t)spec->n_heads * (2 + (size_t)spec->head_dim);
@@ -37,27 +49,23 @@ static size_t query_floats(const AttentionSpec *spec) {
 }
 
 size_t attention_decode_floats(const AttentionSpec *spec) {
-    size_t heads = (size_t)spec->n_heads, kv_dim = (size_t)spec->n_kv_heads * spec->head_dim;
-    return heads * KEY_BLOCK + kv_dim + PARTS_PER_THREAD * part_floats(spec) + query_floats(spec);
+    return rows_floats(spec) + PARTS_PER_THREAD * part_floats(spec) + query_floats(spec);
 }
 
-static DecodeScratch decode_scratch(const AttentionSpec *spec, const AttentionScratch *s,
-                                    int thread, int part) {
+static DecodeRows thread_rows(const AttentionSpec *spec, const AttentionScratch *s, int thread) {
     float *base = s->buffer + (size_t)thread * s->floats_per_thread;
-    float *state = s->buffer + (size_t)(part / PARTS_PER_THREAD) * s->floats_per_thread +
-                   (size_t)spec->n_heads * KEY_BLOCK + (size_t)spec->n_kv_heads * spec->head_dim +
-                   (size_t)(part % PARTS_PER_THREAD) * part_floats(spec);
-    DecodeScratch d;
-    d.scores = base;
-    d.row = d.scores + (size_t)spec->n_heads * KEY_BLOCK;
-    d.max = state;
-    d.sum = d.max + spec->n_heads;
-    d.out = d.sum + spec->n_heads;
-    float *query = s->buffer + (size_t)spec->n_heads * KEY_BLOCK +
-                   (size_t)spec->n_kv_heads * spec->head_dim + PARTS_PER_THREAD * part_floats(spec);
-    d.q16 = (int16_t *)query;  /* thread 0's region */
-    d.q_scale = query + (query_floats(spec) - (size_t)spec->n_heads);
-    return d;
+    return (DecodeRows){base, base + (size_t)spec->n_heads * KEY_BLOCK};
+}
+
+static PartState part_state(const AttentionSpec *spec, const AttentionScratch *s, int part) {
+    float *max = s->buffer + (size_t)(part / PARTS_PER_THREAD) * s->floats_per_thread +
+                 rows_floats(spec) + (size_t)(part % PARTS_PER_THREAD) * part_floats(spec);
+    return (PartState){max, max + spec->n_heads, max + 2 * (size_t)spec->n_heads};
+}
+
+static IntegerQuery integer_query(const AttentionSpec *spec, const AttentionScratch *s) {
+    float *base = s->buffer + rows_floats(spec) + PARTS_PER_THREAD * part_floats(spec);
+    return (IntegerQuery){(int16_t *)base, base + query_floats(spec) - spec->n_heads};
 }
 
 typedef struct {
@@ -66,27 +74,29 @@ typedef struct {
     const KvCache *cache;
     int layer, length;
     int n_blocks, n_parts;
+    int q8_in_place;       /* q8_0 cache with whole blocks per head: read without converting */
     const float *q;
+    IntegerQuery q_int;    /* filled when q8_in_place */
 } DecodeJob;
 
 /* Folds the block's scores of head h (n of them) into its running max, sum and output;
  * leaves exp(score - max) in the scores for the weighted sum of values. */
-static void fold_scores(const DecodeScratch *d, int h, int n, int head_dim) {
+static void fold_scores(const DecodeRows *d, const PartState *st, int h, int n, int head_dim) {
     float *scores = d->scores + (size_t)h * KEY_BLOCK;
-    float block_max = max_of(scores, n), old = d->max[h];
+    float block_max = max_of(scores, n), old = st->max[h];
     if (block_max > old) {
         float rescale = old == -INFINITY ? 0.0f : expf(old - block_max);
-        d->sum[h] *= rescale;
-        float *out = d->out + (size_t)h * head_dim;
+        st->sum[h] *= rescale;
+        float *out = st->out + (size_t)h * head_dim;
         for (int i = 0; i < head_dim; i++) out[i] *= rescale;
-        d->max[h] = block_max;
+        st->max[h] = block_max;
     }
-    d->sum[h] += exp_shifted(scores, n, d->max[h]);
+    st->sum[h] += exp_shifted(scores, n, st->max[h]);
 }
 
 /* The scores of every query head against the key at `position` (stride KEY_BLOCK). */
-static void row_scores(const DecodeJob *job, int position, float *scores,
-                       const DecodeScratch *d, float scale) {
+static void row_scores(const DecodeJob *job, int position, float *scores, const DecodeRows *d,
+                       float scale) {
     const AttentionSpec *spec = job->spec;
     const KvCache *cache = job->cache;
     const unsigned char *row = kvcache_key_row(cache, job->layer, position);
@@ -96,9 +106,9 @@ static void row_scores(const DecodeJob *job, int position, float *scores,
                        KEY_BLOCK);
         return;
     }
-    if (cache->type == KV_Q8_0 && hd % 32 == 0) {
-        row_scores_q8_0(d->q16, d->q_scale, row, spec->n_heads, group, hd, scale, scores,
-                        KEY_BLOCK);
+    if (job->q8_in_place) {
+        row_scores_q8_0(job->q_int.q16, job->q_int.q_scale, row, spec->n_heads, group, hd,
+                        scale, scores, KEY_BLOCK);
         return;
     }
     /* q8_0 blocks that straddle heads: dequantise the row first */
@@ -109,22 +119,22 @@ static void row_scores(const DecodeJob *job, int position, float *scores,
 
 /* Adds every query head's weight (stride KEY_BLOCK) times the value at `position`. */
 static void row_accumulate(const DecodeJob *job, int position, const float *weights,
-                           const DecodeScratch *d) {
+                           const DecodeRows *d, const PartState *st) {
     const AttentionSpec *spec = job->spec;
     const KvCache *cache = job->cache;
     const unsigned char *row = kvcache_value_row(cache, job->layer, position);
     int group = spec->n_heads / spec->n_kv_heads, hd = spec->head_dim;
     if (cache->type == KV_F16) {
-        row_accumulate_f16(d->out, weights, KEY_BLOCK, (const uint16_t *)row, spec->n_heads,
+        row_accumulate_f16(st->out, weights, KEY_BLOCK, (const uint16_t *)row, spec->n_heads,
                            group, hd);
         return;
     }
-    if (cache->type == KV_Q8_0 && hd % 32 == 0) {
-        row_accumulate_q8_0(d->out, weights, KEY_BLOCK, row, spec->n_heads, group, hd);
+    if (job->q8_in_place) {
+        row_accumulate_q8_0(st->out, weights, KEY_BLOCK, row, spec->n_heads, group, hd);
         return;
     }
     if (cache->type == KV_Q8_0) kvcache_load_value(cache, job->layer, position, d->row);
-    row_accumulate_f32(d->out, weights, KEY_BLOCK,
+    row_accumulate_f32(st->out, weights, KEY_BLOCK,
                        cache->type == KV_F32 ? (const float *)row : d->row, spec->n_heads, group,
                        hd);
 }
@@ -132,19 +142,20 @@ static void row_accumulate(const DecodeJob *job, int position, const float *weig
 /* Part p: blocks [p * n_blocks / n_parts, (p + 1) * n_blocks / n_parts). */
 static void attend_part(const DecodeJob *job, int part, int thread) {
     const AttentionSpec *spec = job->spec;
-    DecodeScratch d = decode_scratch(spec, job->scratch, thread, part);
+    DecodeRows d = thread_rows(spec, job->scratch, thread);
+    PartState st = part_state(spec, job->scratch, part);
     int hd = spec->head_dim;
     float scale = 1.0f / sqrtf((float)hd);
-    for (int h = 0; h < spec->n_heads; h++) d.max[h] = -INFINITY, d.sum[h] = 0.0f;
-    memset(d.out, 0, (size_t)spec->n_heads * hd * sizeof(float));
+    for (int h = 0; h < spec->n_heads; h++) st.max[h] = -INFINITY, st.sum[h] = 0.0f;
+    memset(st.out, 0, (size_t)spec->n_heads * hd * sizeof(float));
     int begin = (int)((long)part * job->n_blocks / job->n_parts);
     int end = (int)((long)(part + 1) * job->n_blocks / job->n_parts);
     for (int b = begin; b < end; b++) {
         int first = b * KEY_BLOCK;
         int n = job->length - first < KEY_BLOCK ? job->length - first : KEY_BLOCK;
         for (int j = 0; j < n; j++) row_scores(job, first + j, d.scores + j, &d, scale);
-        for (int h = 0; h < spec->n_heads; h++) fold_scores(&d, h, n, hd);
-        for (int j = 0; j < n; j++) row_accumulate(job, first + j, d.scores + j, &d);
+        for (int h = 0; h < spec->n_heads; h++) fold_scores(&d, &st, h, n, hd);
+        for (int j = 0; j < n; j++) row_accumulate(job, first + j, d.scores + j, &d, &st);
     }
 }
 
@@ -160,17 +171,17 @@ static void merge_partials(const DecodeJob *job, float *out) {
     for (int h = 0; h < spec->n_heads; h++) {
         float max = -INFINITY, total = 0.0f;
         for (int p = 0; p < job->n_parts; p++) {
-            DecodeScratch d = decode_scratch(spec, job->scratch, 0, p);
-            if (d.sum[h] != 0.0f && d.max[h] > max) max = d.max[h];
+            PartState st = part_state(spec, job->scratch, p);
+            if (st.sum[h] != 0.0f && st.max[h] > max) max = st.max[h];
         }
         float *o = out + (size_t)h * hd;
         memset(o, 0, (size_t)hd * sizeof(float));
         for (int p = 0; p < job->n_parts; p++) {
-            DecodeScratch d = decode_scratch(spec, job->scratch, 0, p);
-            if (d.sum[h] == 0.0f) continue;
-            float weight = expf(d.max[h] - max);
-            total += weight * d.sum[h];
-            axpy_f32(o, weight, d.out + (size_t)h * hd, hd);
+            PartState st = part_state(spec, job->scratch, p);
+            if (st.sum[h] == 0.0f) continue;
+            float weight = expf(st.max[h] - max);
+            total += weight * st.sum[h];
+            axpy_f32(o, weight, st.out + (size_t)h * hd, hd);
         }
         for (int i = 0; i < hd; i++) o[i] /= total;
     }
@@ -183,13 +194,14 @@ void attention_decode(ThreadPool *pool, const AttentionSpec *spec, AttentionScra
     int blocks_per_part = min_chunk_for_cost(cost);
     int n_parts = n_blocks / blocks_per_part, most = scratch->threads * PARTS_PER_THREAD;
     n_parts = n_parts < 1 ? 1 : n_parts > most ? most : n_parts;
-    if (cache->type == KV_Q8_0 && spec->head_dim % 32 == 0) {
-        DecodeScratch d = decode_scratch(spec, scratch, 0, 0);
+    DecodeJob job = {spec, scratch, cache, layer, pos + 1, n_blocks, n_parts,
+                     cache->type == KV_Q8_0 && spec->head_dim % 32 == 0, q,
+                     integer_query(spec, scratch)};
+    if (job.q8_in_place)
         for (int h = 0; h < spec->n_heads; h++)
-            d.q_scale[h] = quantize_head_i16(q + (size_t)h * spec->head_dim, spec->head_dim,
-                                             d.q16 + (size_t)h * spec->head_dim);
-    }
-    DecodeJob job = {spec, scratch, cache, layer, pos + 1, n_blocks, n_parts, q};
+            job.q_int.q_scale[h] = quantize_head_i16(q + (size_t)h * spec->head_dim,
+                                                     spec->head_dim,
+                                                     job.q_int.q16 + (size_t)h * spec->head_dim);
     parallel_for(pool, n_parts, 1, attend_parts, &job);
     merge_partials(&job, out);
 }
