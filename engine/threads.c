@@ -26,7 +26,9 @@ enum { SPIN_ROUNDS = 20000, YIELD_EVERY = 128 };
 /* A job is cut into this many chunks per thread, handed out as threads come for them: a
  * thread that the system has descheduled (another process on the cores) then delays the
  * job by at most one chunk instead of its whole share. */
-enum { CHUNKS_PER_THREAD = 4 };
+enum { CHUNKS_PER_THREAD = 4, MAX_THREADS = 1024 };
+/* the ticket's 16-bit chunk fields hold every job's chunk count */
+_Static_assert(MAX_THREADS * CHUNKS_PER_THREAD < 0xffff, "chunk count overflows the ticket");
 
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -104,8 +106,8 @@ static void *worker_main(void *arg) {
 }
 
 ThreadPool *thread_pool_create(int n_threads, char *err, size_t err_size) {
-    if (n_threads < 1 || n_threads > 1024) {
-        fail(err, err_size, "thread count %d is out of range 1..1024", n_threads);
+    if (n_threads < 1 || n_threads > MAX_THREADS) {
+        fail(err, err_size, "thread count %d is out of range 1..%d", n_threads, MAX_THREADS);
         return NULL;
     }
     ThreadPool *pool = calloc(1, sizeof *pool);
@@ -155,7 +157,6 @@ void parallel_for(ThreadPool *pool, int n, int min_chunk, RangeFn fn, void *ctx)
     long wanted = (long)threads * CHUNKS_PER_THREAD;
     int chunk = (int)((n + wanted - 1) / wanted);
     if (chunk < min_chunk) chunk = min_chunk;
-    if ((n + chunk - 1) / chunk > 0xffff) chunk = (n + 0xfffe) / 0xffff;
     unsigned long long n_chunks = (unsigned long long)((n + chunk - 1) / chunk);
     pool->fn = fn;
     pool->ctx = ctx;
