@@ -216,57 +216,87 @@ static void embed_tokens(Transformer *t, const int *tokens, int n) {
                        t->act.x + (size_t)i * t->config.dim);
 }
 
-static void rmsnorm_block(Transformer *t, const float *weight, int n) {
-    int dim = t->config.dim;
-    for (int i = 0; i < n; i++)
-        rmsnorm(t->act.xb + (size_t)i * dim, t->act.x + (size_t)i * dim, weight, dim,
-                t->config.rms_eps);
+/* The per-token steps of a layer (norms, RoPE and the cache store, SwiGLU, residual adds)
+ * run over token ranges split across the pool: in a prefill they would otherwise leave the
+ * other cores idle between the matrix products. A step over few tokens stays on the caller. */
+typedef struct {
+    Transformer *t;
+    const float *norm_weight;
+    int layer, pos;
+} TokenStep;
+
+static void for_token_ranges(Transformer *t, int n, RangeFn step, TokenStep *ctx) {
+    const Config *c = &t->config;
+    double cost = 4.0 * (c->dim > c->hidden_dim ? c->dim : c->hidden_dim);
+    parallel_for(t->pool, n, min_chunk_for_cost(cost), step, ctx);
 }
 
-static void rotate_block(Transformer *t, int n) {
+static void norm_tokens(void *ctx, int begin, int end, int thread) {
+    (void)thread;
+    const TokenStep *s = ctx;
+    size_t dim = (size_t)s->t->config.dim;
+    for (int i = begin; i < end; i++)
+        rmsnorm(s->t->act.xb + i * dim, s->t->act.x + i * dim, s->norm_weight, (int)dim,
+                s->t->config.rms_eps);
+}
+
+static void rotate_and_store_tokens(void *ctx, int begin, int end, int thread) {
+    (void)thread;
+    const TokenStep *s = ctx;
+    Transformer *t = s->t;
     const Config *c = &t->config;
-    int pairs2 = c->rotary_dim;
     size_t q_dim = (size_t)c->n_heads * c->head_dim, kv_dim = (size_t)c->n_kv_heads * c->head_dim;
     int rotate_keys = t->options.key_policy == KEYS_ROTATED_AT_STORE;
-    for (int i = 0; i < n; i++) {
-        const float *cs = t->act.cos_sin + (size_t)i * pairs2;
+    for (int i = begin; i < end; i++) {
+        const float *cs = t->act.cos_sin + (size_t)i * c->rotary_dim;
+        float *k = t->act.k + i * kv_dim;
         rope_rotate(t->act.q + i * q_dim, c->n_heads, c->head_dim, c->rotary_dim, c->rope_layout, cs);
         if (rotate_keys)
-            rope_rotate(t->act.k + i * kv_dim, c->n_kv_heads, c->head_dim, c->rotary_dim,
-                        c->rope_layout, cs);
+            rope_rotate(k, c->n_kv_heads, c->head_dim, c->rotary_dim, c->rope_layout, cs);
+        kvcache_store(&t->cache, s->layer, s->pos + i, k, t->act.v + i * kv_dim);
     }
 }
 
-static void add_into(float *x, const float *y, size_t n) {
-    for (size_t i = 0; i < n; i++) x[i] += y[i];
+static void add_residual_tokens(void *ctx, int begin, int end, int thread) {
+    (void)thread;
+    const TokenStep *s = ctx;
+    size_t dim = (size_t)s->t->config.dim;
+    float *x = s->t->act.x + begin * dim;
+    const float *y = s->t->act.xb + begin * dim;
+    for (size_t i = 0; i < (size_t)(end - begin) * dim; i++) x[i] += y[i];
+}
+
+static void swiglu_tokens(void *ctx, int begin, int end, int thread) {
+    (void)thread;
+    const TokenStep *s = ctx;
+    size_t hidden = (size_t)s->t->config.hidden_dim;
+    swiglu(s->t->act.gate + begin * hidden, s->t->act.up + begin * hidden,
+           (int)((size_t)(end - begin) * hidden));
 }
 
 static void attention_layer(Transformer *t, const LayerWeights *w, int layer, int n, int pos) {
-    const Config *c = &t->config;
     Activations *a = &t->act;
-    size_t kv_dim = (size_t)c->n_kv_heads * c->head_dim;
-    rmsnorm_block(t, w->rms_att, n);
+    TokenStep step = {t, w->rms_att, layer, pos};
+    for_token_ranges(t, n, norm_tokens, &step);
     matmul(&t->matmul, &w->wq, a->xb, n, a->q);
     matmul(&t->matmul, &w->wk, a->xb, n, a->k);
     matmul(&t->matmul, &w->wv, a->xb, n, a->v);
-    rotate_block(t, n);
-    for (int i = 0; i < n; i++)
-        kvcache_store(&t->cache, layer, pos + i, a->k + i * kv_dim, a->v + i * kv_dim);
+    for_token_ranges(t, n, rotate_and_store_tokens, &step);
     attention_block(t->pool, &t->attention, &t->attention_scratch, &t->cache, layer, a->q, n,
                     pos, a->att);
     matmul(&t->matmul, &w->wo, a->att, n, a->xb);
-    add_into(a->x, a->xb, (size_t)n * c->dim);
+    for_token_ranges(t, n, add_residual_tokens, &step);
 }
 
 static void ffn_layer(Transformer *t, const LayerWeights *w, int n) {
-    const Config *c = &t->config;
     Activations *a = &t->act;
-    rmsnorm_block(t, w->rms_ffn, n);
+    TokenStep step = {t, w->rms_ffn, 0, 0};
+    for_token_ranges(t, n, norm_tokens, &step);
     matmul(&t->matmul, &w->w1, a->xb, n, a->gate);
     matmul(&t->matmul, &w->w3, a->xb, n, a->up);
-    swiglu(a->gate, a->up, n * c->hidden_dim);
+    for_token_ranges(t, n, swiglu_tokens, &step);
     matmul(&t->matmul, &w->w2, a->gate, n, a->xb);
-    add_into(a->x, a->xb, (size_t)n * c->dim);
+    for_token_ranges(t, n, add_residual_tokens, &step);
 }
 
 static long first_non_finite(const float *x, size_t n) {
