@@ -104,6 +104,17 @@ static void sgemm_slice(void *ctx, int begin, int end, int thread) {
     }
 }
 
+/* Rows per chunk of quantised weights: at most one tile, and the same whole number of
+ * chunks for every thread. Chunks are handed out one at a time, so a thread that runs late
+ * leaves its last tiles to the others (F32 rows go in one sgemm per thread instead: there
+ * is no tile to fill, and every extra call repacks the activations). */
+static int tile_chunk(int rows, int threads) {
+    int tiles_per_thread = (rows + threads * TILE_ROWS - 1) / (threads * TILE_ROWS);
+    int chunks = threads * tiles_per_thread;
+    int chunk = (rows + chunks - 1) / chunks;
+    return (chunk + 7) / 8 * 8;
+}
+
 void matmul(Matmul *mm, const Matrix *w, const float *x, int n_tokens, float *y) {
     if (n_tokens < SGEMM_MIN_TOKENS && w->type == TENSOR_Q8_0) {
         size_t row_bytes = tensor_bytes(TENSOR_Q8_0, 1, w->cols);
@@ -121,5 +132,7 @@ void matmul(Matmul *mm, const Matrix *w, const float *x, int n_tokens, float *y)
         return;
     }
     RowJob job = {w, x, y, n_tokens, mm->tile};
-    parallel_for(mm->pool, w->rows, one_share_per_thread(mm->pool, w->rows), sgemm_slice, &job);
+    int chunk = w->type == TENSOR_F32 ? one_share_per_thread(mm->pool, w->rows)
+                                      : tile_chunk(w->rows, mm->threads);
+    parallel_for(mm->pool, w->rows, chunk, sgemm_slice, &job);
 }
