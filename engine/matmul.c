@@ -65,18 +65,21 @@ static void row_dots(void *ctx, int begin, int end, int thread) {
     }
 }
 
-/* Q8_0 weights times Q8_0-quantised activations (llama.cpp's decode arithmetic). */
+/* Q8_0 or Q4_0 weights times Q8_0-quantised activations (llama.cpp's decode arithmetic). */
 static void row_dots_q8(void *ctx, int begin, int end, int thread) {
     (void)thread;
     RowJob *job = ctx;
     const Matrix *w = job->w;
-    size_t row_bytes = tensor_bytes(TENSOR_Q8_0, 1, w->cols);
+    size_t row_bytes = tensor_bytes(w->type, 1, w->cols);
+    size_t x_bytes = tensor_bytes(TENSOR_Q8_0, 1, w->cols);
+    float (*dot)(const unsigned char *, const unsigned char *, int) =
+        w->type == TENSOR_Q4_0 ? dot_q4_0_q8_0 : dot_q8_0_q8_0;
     const unsigned char *xq = (const unsigned char *)job->x;
     for (int t = 0; t < job->n_tokens; t++) {
         float *y = job->y + (size_t)t * w->rows;
         for (int r = begin; r < end; r++)
-            y[r] = dot_q8_0_q8_0((const unsigned char *)w->data + (size_t)r * row_bytes,
-                                 xq + (size_t)t * row_bytes, w->cols);
+            y[r] = dot((const unsigned char *)w->data + (size_t)r * row_bytes,
+                       xq + (size_t)t * x_bytes, w->cols);
     }
 }
 
@@ -116,7 +119,7 @@ static int tile_chunk(int rows, int threads) {
 }
 
 void matmul(Matmul *mm, const Matrix *w, const float *x, int n_tokens, float *y) {
-    if (n_tokens < SGEMM_MIN_TOKENS && w->type == TENSOR_Q8_0) {
+    if (n_tokens < SGEMM_MIN_TOKENS && (w->type == TENSOR_Q8_0 || w->type == TENSOR_Q4_0)) {
         size_t row_bytes = tensor_bytes(TENSOR_Q8_0, 1, w->cols);
         for (int t = 0; t < n_tokens; t++)
             quantize_row_q8_0(x + (size_t)t * w->cols, w->cols, mm->xq + (size_t)t * row_bytes);

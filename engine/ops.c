@@ -256,11 +256,34 @@ float dot_f32(const float *restrict a, const float *restrict b, int n) {
     return sum;
 }
 
-/* |x| . (y * sign x) with unsigned x signed bytes -> 16-bit pairs -> 32-bit sums */
-static __m256 block_dot_i8(const int8_t *a, const int8_t *b) {
-    __m256i x = _mm256_loadu_si256((const __m256i *)a), y = _mm256_loadu_si256((const __m256i *)b);
+/* The 32 products of two int8 blocks summed into 8 lanes: |x| . (y * sign x) with unsigned
+ * x signed bytes -> 16-bit pairs -> 32-bit sums */
+static __m256 block_dot_i8v(__m256i x, __m256i y) {
     __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
     return _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+}
+
+static __m256 block_dot_i8(const int8_t *a, const int8_t *b) {
+    return block_dot_i8v(_mm256_loadu_si256((const __m256i *)a),
+                         _mm256_loadu_si256((const __m256i *)b));
+}
+
+/* A Q4_0 block's 16 bytes as its 32 values q - 8 in order: low nibbles are values 0..15,
+ * high nibbles 16..31. */
+static __m256i q4_0_values(const unsigned char *nibbles) {
+    __m128i packed = _mm_loadu_si128((const __m128i *)nibbles);
+    __m256i both = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
+    return _mm256_sub_epi8(_mm256_and_si256(both, _mm256_set1_epi8(0x0f)), _mm256_set1_epi8(8));
+}
+
+float dot_q4_0_q8_0(const unsigned char *w, const unsigned char *xq, int cols) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int b = 0; b < cols / QK_BLOCK; b++, w += Q4_0_BLOCK_BYTES, xq += Q8_0_BLOCK_BYTES) {
+        float d = half_to_float(read_u16(w)) * half_to_float(read_u16(xq));
+        __m256i x = _mm256_loadu_si256((const __m256i *)(xq + 2));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), block_dot_i8v(q4_0_values(w + 2), x), acc);
+    }
+    return horizontal_sum(acc);
 }
 
 float dot_q8_0_q8_0(const unsigned char *w, const unsigned char *xq, int cols) {
@@ -312,6 +335,18 @@ float dot_q8_0_q8_0(const unsigned char *w, const unsigned char *xq, int cols) {
     for (int b = 0; b < cols / QK_BLOCK; b++, w += Q8_0_BLOCK_BYTES, xq += Q8_0_BLOCK_BYTES) {
         int32_t block = 0;
         for (int i = 0; i < QK_BLOCK; i++) block += (int8_t)w[2 + i] * (int8_t)xq[2 + i];
+        sum += half_to_float(read_u16(w)) * half_to_float(read_u16(xq)) * (float)block;
+    }
+    return sum;
+}
+
+float dot_q4_0_q8_0(const unsigned char *w, const unsigned char *xq, int cols) {
+    float sum = 0.0f;
+    for (int b = 0; b < cols / QK_BLOCK; b++, w += Q4_0_BLOCK_BYTES, xq += Q8_0_BLOCK_BYTES) {
+        int32_t block = 0;
+        for (int j = 0; j < QK_BLOCK / 2; j++)
+            block += ((w[2 + j] & 0x0f) - 8) * (int8_t)xq[2 + j] +
+                     ((w[2 + j] >> 4) - 8) * (int8_t)xq[2 + j + QK_BLOCK / 2];
         sum += half_to_float(read_u16(w)) * half_to_float(read_u16(xq)) * (float)block;
     }
     return sum;

@@ -60,6 +60,8 @@ void quantize_row_q8_0(const float *x, int n, unsigned char *out);
 /* Dot product of a Q8_0 weight row with activations already quantised to Q8_0 (integer
  * products per block, as llama.cpp computes it). */
 float dot_q8_0_q8_0(const unsigned char *w, const unsigned char *xq, int cols);
+/* The same for a Q4_0 weight row (llama.cpp's Q4_0 decode arithmetic). */
+float dot_q4_0_q8_0(const unsigned char *w, const unsigned char *xq, int cols);
 
 /* Log of the softmax probability of `target` in logits[0..n), computed in double. */
 double log_softmax_at(const float *logits, int n, int target);

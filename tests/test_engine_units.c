@@ -172,6 +172,41 @@ static void test_q8_activation_dot(TestContext *t) {
           got, with_float_x, bound);
 }
 
+/* Q4_0 x Q8_0 by hand. The Q4_0 block of test_q4_0_row (scale 2): w_j = 2 (j - 8) and
+ * w_(16+j) = 2 (7 - j) for j < 16. Against x = 1 (Q8_0 scale 1, int8 1): sum of w =
+ * 2 ((120 - 128) + (112 - 120)) = -32. Against x_i = (i - 16) / 2 (scale 0.5, int8 i - 16):
+ * sum (j - 8)(j - 16) + sum (7 - j) j = 408 - 400 = 8. Then three random blocks against the
+ * double sum over both rows dequantised (the block products are exact integers). */
+static void test_q4_0_activation_dot(TestContext *t) {
+    unsigned char w[3 * 18], xq[3 * 34];
+    uint16_t two = 0x4000, one = 0x3C00, half = 0x3800;
+    memcpy(w, &two, 2);
+    for (int j = 0; j < 16; j++) w[2 + j] = (unsigned char)(j | ((15 - j) << 4));
+    memcpy(xq, &one, 2);
+    memset(xq + 2, 1, 32);
+    CHECK(t, dot_q4_0_q8_0(w, xq, 32) == -32.0f, "q4 x ones %g", dot_q4_0_q8_0(w, xq, 32));
+    memcpy(xq, &half, 2);
+    for (int i = 0; i < 32; i++) xq[2 + i] = (unsigned char)(int8_t)(i - 16);
+    CHECK(t, dot_q4_0_q8_0(w, xq, 32) == 8.0f, "q4 x ramp %g", dot_q4_0_q8_0(w, xq, 32));
+    enum { COLS = 96 };
+    float x[COLS], wf[COLS], xf[COLS];
+    srand(7);
+    for (int b = 0; b < 3; b++) {
+        uint16_t d = float_to_half(0.02f * (float)(b + 1));
+        memcpy(w + b * 18, &d, 2);
+        for (int j = 0; j < 16; j++) w[b * 18 + 2 + j] = (unsigned char)(rand() & 0xff);
+    }
+    for (int i = 0; i < COLS; i++) x[i] = (float)rand() / RAND_MAX * 4.0f - 2.0f;
+    quantize_row_q8_0(x, COLS, xq);
+    Matrix mw = {w, TENSOR_Q4_0, 1, COLS}, mx = {xq, TENSOR_Q8_0, 1, COLS};
+    dequantize_row(&mw, 0, wf);
+    dequantize_row(&mx, 0, xf);
+    double exact = 0;
+    for (int i = 0; i < COLS; i++) exact += (double)wf[i] * xf[i];
+    float got = dot_q4_0_q8_0(w, xq, COLS);
+    CHECK(t, fabs(got - exact) < 1e-5, "q4 x q8 dot %.8g vs %.8g", got, exact);
+}
+
 /* A query head as 16-bit integers: scale max|q| / 32767, values round(q / scale) (ties to
  * even: -0.5 / (1 / 32767) = -16383.5 -> -16384). Then the scores of a q8_0 row: two kv heads
  * of 32, each one block; head 1 holds d = 2^-7 (exact in f16) and int8 1..32, so its key is
@@ -306,6 +341,7 @@ static const TestCase engine_unit_tests[] = {
     {"f16_row_dot", test_f16_row_dot},
     {"long_row_dots", test_long_row_dots},
     {"q8_activation_dot", test_q8_activation_dot},
+    {"q4_0_activation_dot", test_q4_0_activation_dot},
     {"q8_0_scores_with_integer_query", test_q8_0_scores_with_integer_query},
     {"matmul_paths", test_matmul_paths},
     {"sampler_distribution", test_sampler_distribution},

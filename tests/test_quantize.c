@@ -6,6 +6,7 @@
 #define QUANTIZE_NO_MAIN
 #include "../tools/quantize.c"
 
+#include "engine_fixture.h"
 #include "harness.h"
 
 #include <math.h>
@@ -426,6 +427,63 @@ static void test_stories260k(TestContext *t) {
     free(text);
 }
 
+/* Logits of SEQ tokens through the engine: one forward of the whole block (sgemm over
+ * dequantised weights, float activations) or one token at a time (row dots). */
+enum { SEQ = 40 };
+static int quantised_logits(TestContext *t, const char *path, int one_by_one, float *out) {
+    EngineOptions o = {.context = 256, .max_batch = SEQ, .threads = 2, .kv_type = KV_F32,
+                       .key_policy = KEYS_ROTATED_AT_STORE};
+    Engine e;
+    if (engine_fixture_open(t, &e, path, o, 0) != 0) return -1;
+    int vocab = transformer_vocab_size(e.t), ids[SEQ], rc = 0;
+    for (int i = 0; i < SEQ; i++) ids[i] = 1 + (i * 37) % (vocab - 1);
+    char err[ERR_LEN];
+    for (int i = 0; i < SEQ && rc == 0; i += one_by_one ? 1 : SEQ) {
+        int n = one_by_one ? 1 : SEQ;
+        const float *l = transformer_forward(e.t, ids + i, n, i, 1, err, sizeof err);
+        if (!l) { test_fail_at(t, __FILE__, __LINE__, "forward: %s", err); rc = -1; break; }
+        memcpy(out + (size_t)i * vocab, l, (size_t)n * vocab * sizeof *out);
+    }
+    engine_fixture_close(&e);
+    return rc;
+}
+
+/* Decode of Q8_0 and Q4_0 weights quantises the activations to Q8_0 per block of 32 (as
+ * llama.cpp does), while the block path multiplies the dequantised weights by float
+ * activations. The project's own model (models/kjv.gguf, F32) quantised both ways, logits of
+ * 40 positions: the activation rounding is set against what the weights' own rounding does
+ * to the logits (block path of the quantised file vs the F32 file). For Q8_0 the two are the
+ * same 8-bit rounding of one operand or the other, so of one size: at most twice (measured
+ * 0.096 against 0.100). Q4_0 weights are rounded 16 times coarser (4 bits): at most a
+ * quarter (measured 0.077 against 1.32). A misread block (wrong nibble order, wrong scale)
+ * moves logits by whole units. The paths must also differ: the activations are rounded. */
+static void test_quantised_decode_near_block_path(TestContext *t) {
+    const char *f32 = "models/kjv.gguf";
+    size_t n = (size_t)SEQ * 1024;
+    float *ref = malloc(n * sizeof *ref), *block = malloc(n * sizeof *block),
+          *decode = malloc(n * sizeof *decode);
+    REQUIRE(t, ref && block && decode, "out of memory");
+    const TensorType types[2] = {TENSOR_Q8_0, TENSOR_Q4_0};
+    if (quantised_logits(t, f32, 0, ref) == 0)
+        for (int k = 0; k < 2; k++) {
+            const char *path = temp_path(k ? "kjv-q4_0.gguf" : "kjv-q8_0.gguf");
+            char err[ERR_LEN] = "";
+            FILE *notes = fopen("/dev/null", "w");
+            int rc = quantize_file(f32, path, types[k], notes, err, sizeof err);
+            if (notes) fclose(notes);
+            if (rc != 0) { test_fail_at(t, __FILE__, __LINE__, "quantize: %s", err); break; }
+            if (quantised_logits(t, path, 0, block) || quantised_logits(t, path, 1, decode)) break;
+            double weights = max_abs_diff(ref, block, n), activations = max_abs_diff(block, decode, n);
+            double limit = types[k] == TENSOR_Q8_0 ? 2.0 * weights : weights / 4.0;
+            CHECK(t, activations > 0 && activations <= limit, "%s: decode vs block path %.3g, "
+                  "limit %.3g (weight quantisation moves logits by %.3g)",
+                  tensor_type_name(types[k]), activations, limit, weights);
+        }
+    free(ref);
+    free(block);
+    free(decode);
+}
+
 static const TestCase quantize_tests[] = {
     {"q8_0_by_hand", test_q8_0_by_hand},
     {"q4_0_by_hand", test_q4_0_by_hand},
@@ -436,6 +494,7 @@ static const TestCase quantize_tests[] = {
     {"metadata_copied", test_metadata_copied},
     {"bad_inputs", test_bad_inputs},
     {"stories260k", test_stories260k},
+    {"quantised_decode_near_block_path", test_quantised_decode_near_block_path},
     {NULL, NULL},
 };
 
