@@ -62,6 +62,16 @@ static void row_dots(void *ctx, int begin, int end, int thread) {
             job->y[(size_t)t * w->rows + r] = matrix_row_dot(w, r, job->x + (size_t)t * w->cols);
 }
 
+/* The quantised row kernels ask for the row PREFETCH_ROWS_AHEAD rows on: 110M Q8_0 decode
+ * 86.7 -> 95.1 tok/s on 1 thread, 143.6 -> 149.8 on 2 (4 alternated runs each); Q4_0 rows
+ * showed no change, and F32/F16 rows lost by it (F32 2 threads 65.8 -> 56.6), so those
+ * kernels leave the stream to the hardware prefetcher. */
+enum { PREFETCH_ROWS_AHEAD = 4, CACHE_LINE = 64 };
+
+static void prefetch_row(const unsigned char *row, size_t bytes) {
+    for (size_t offset = 0; offset < bytes; offset += CACHE_LINE) __builtin_prefetch(row + offset);
+}
+
 /* Q8_0 or Q4_0 weights times Q8_0-quantised activations (llama.cpp's decode arithmetic). */
 static void row_dots_q8(void *ctx, int begin, int end, int thread) {
     (void)thread;
@@ -74,6 +84,8 @@ static void row_dots_q8(void *ctx, int begin, int end, int thread) {
     const unsigned char *xq = (const unsigned char *)job->x;
     for (int r = begin; r < end; r++) {
         const unsigned char *row = (const unsigned char *)w->data + (size_t)r * row_bytes;
+        if (r + PREFETCH_ROWS_AHEAD < end)
+            prefetch_row(row + PREFETCH_ROWS_AHEAD * row_bytes, row_bytes);
         for (int t = 0; t < job->n_tokens; t++)
             job->y[(size_t)t * w->rows + r] = dot(row, xq + (size_t)t * x_bytes, w->cols);
     }
