@@ -25,5 +25,7 @@ size_t matmul_scratch_bytes(int max_cols, int threads);
 
 /* y[t * w->rows + r] = sum_c W[r][c] * x[t * w->cols + c] for t < n_tokens. */
 void matmul(Matmul *mm, const Matrix *w, const float *x, int n_tokens, float *y);
+/* The same added into y (the residual stream: no separate pass to add it). */
+void matmul_add(Matmul *mm, const Matrix *w, const float *x, int n_tokens, float *y);
 
 #endif

@@ -216,9 +216,10 @@ static void embed_tokens(Transformer *t, const int *tokens, int n) {
                        t->act.x + (size_t)i * t->config.dim);
 }
 
-/* The per-token steps of a layer (norms, RoPE and the cache store, SwiGLU, residual adds)
- * run over token ranges split across the pool: in a prefill they would otherwise leave the
- * other cores idle between the matrix products. A step over few tokens stays on the caller. */
+/* The per-token steps of a layer (norms, RoPE and the cache store, SwiGLU) run over token
+ * ranges split across the pool: in a prefill they would otherwise leave the other cores idle
+ * between the matrix products. A step over few tokens stays on the caller. The residual adds
+ * happen inside the output products (matmul_add). */
 typedef struct {
     Transformer *t;
     const float *norm_weight;
@@ -257,15 +258,6 @@ static void rotate_and_store_tokens(void *ctx, int begin, int end, int thread) {
     }
 }
 
-static void add_residual_tokens(void *ctx, int begin, int end, int thread) {
-    (void)thread;
-    const TokenStep *s = ctx;
-    size_t dim = (size_t)s->t->config.dim;
-    float *x = s->t->act.x + begin * dim;
-    const float *y = s->t->act.xb + begin * dim;
-    for (size_t i = 0; i < (size_t)(end - begin) * dim; i++) x[i] += y[i];
-}
-
 static void swiglu_tokens(void *ctx, int begin, int end, int thread) {
     (void)thread;
     const TokenStep *s = ctx;
@@ -284,8 +276,7 @@ static void attention_layer(Transformer *t, const LayerWeights *w, int layer, in
     for_token_ranges(t, n, rotate_and_store_tokens, &step);
     attention_block(t->pool, &t->attention, &t->attention_scratch, &t->cache, layer, a->q, n,
                     pos, a->att);
-    matmul(&t->matmul, &w->wo, a->att, n, a->xb);
-    for_token_ranges(t, n, add_residual_tokens, &step);
+    matmul_add(&t->matmul, &w->wo, a->att, n, a->x);
 }
 
 static void ffn_layer(Transformer *t, const LayerWeights *w, int n) {
@@ -295,8 +286,7 @@ static void ffn_layer(Transformer *t, const LayerWeights *w, int n) {
     matmul(&t->matmul, &w->w1, a->xb, n, a->gate);
     matmul(&t->matmul, &w->w3, a->xb, n, a->up);
     for_token_ranges(t, n, swiglu_tokens, &step);
-    matmul(&t->matmul, &w->w2, a->gate, n, a->xb);
-    for_token_ranges(t, n, add_residual_tokens, &step);
+    matmul_add(&t->matmul, &w->w2, a->gate, n, a->x);
 }
 
 static long first_non_finite(const float *x, size_t n) {
