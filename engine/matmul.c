@@ -18,12 +18,17 @@ static size_t xq_bytes(int max_cols) { /* the quantised activations of the row k
     return (size_t)(SGEMM_FROM_Q4_0 - 1) * (size_t)(max_cols / QK_BLOCK + 1) * 34;
 }
 
+static size_t x_sums_floats(int max_cols) { /* and their q8_0_block_sums */
+    return (size_t)(SGEMM_FROM_Q4_0 - 1) * (size_t)(max_cols / QK_BLOCK + 1) * 2;
+}
+
 static size_t tile_bytes(int max_cols, int threads) {
     return (size_t)TILE_ROWS * (size_t)max_cols * (size_t)threads * sizeof(float);
 }
 
 size_t matmul_scratch_bytes(int max_cols, int threads) {
-    return tile_bytes(max_cols, threads) + xq_bytes(max_cols);
+    return tile_bytes(max_cols, threads) + xq_bytes(max_cols) +
+           x_sums_floats(max_cols) * sizeof(float);
 }
 
 int matmul_init(Matmul *mm, ThreadPool *pool, int max_cols, char *err, size_t err_size) {
@@ -32,7 +37,8 @@ int matmul_init(Matmul *mm, ThreadPool *pool, int max_cols, char *err, size_t er
     mm->threads = thread_pool_size(pool);
     mm->tile = malloc(tile_bytes(max_cols, mm->threads));
     mm->xq = malloc(xq_bytes(max_cols));
-    if (!mm->tile || !mm->xq) {
+    mm->x_sums = malloc(x_sums_floats(max_cols) * sizeof(float));
+    if (!mm->tile || !mm->xq || !mm->x_sums) {
         matmul_free(mm);
         return fail(err, err_size, "out of memory for the matmul scratch");
     }
@@ -42,8 +48,10 @@ int matmul_init(Matmul *mm, ThreadPool *pool, int max_cols, char *err, size_t er
 void matmul_free(Matmul *mm) {
     free(mm->tile);
     free(mm->xq);
+    free(mm->x_sums);
     mm->tile = NULL;
     mm->xq = NULL;
+    mm->x_sums = NULL;
 }
 
 typedef struct {
@@ -53,6 +61,7 @@ typedef struct {
     int n_tokens;
     float *tile;     /* sgemm of quantised weights: TILE_ROWS x cols floats per thread */
     int accumulate;  /* add into y instead of overwriting it */
+    const float *x_sums; /* Q4_0 row kernels: q8_0_block_sums of each token */
 } RowJob;
 
 static void put(const RowJob *job, int t, int r, float value) {
@@ -85,16 +94,18 @@ static void row_dots_q8(void *ctx, int begin, int end, int thread) {
     RowJob *job = ctx;
     const Matrix *w = job->w;
     size_t row_bytes = tensor_bytes(w->type, 1, w->cols);
-    size_t x_bytes = tensor_bytes(TENSOR_Q8_0, 1, w->cols);
-    float (*dot)(const unsigned char *, const unsigned char *, int) =
-        w->type == TENSOR_Q4_0 ? dot_q4_0_q8_0 : dot_q8_0_q8_0;
+    size_t x_bytes = tensor_bytes(TENSOR_Q8_0, 1, w->cols), sums = 2 * (size_t)(w->cols / QK_BLOCK);
     const unsigned char *xq = (const unsigned char *)job->x;
     for (int r = begin; r < end; r++) {
         const unsigned char *row = (const unsigned char *)w->data + (size_t)r * row_bytes;
         if (r + PREFETCH_ROWS_AHEAD < end)
             prefetch_row(row + PREFETCH_ROWS_AHEAD * row_bytes, row_bytes);
-        for (int t = 0; t < job->n_tokens; t++)
-            put(job, t, r, dot(row, xq + (size_t)t * x_bytes, w->cols));
+        for (int t = 0; t < job->n_tokens; t++) {
+            const unsigned char *x = xq + (size_t)t * x_bytes;
+            put(job, t, r, w->type == TENSOR_Q4_0
+                               ? dot_q4_0_q8_0(row, x, job->x_sums + t * sums, w->cols)
+                               : dot_q8_0_q8_0(row, x, w->cols));
+        }
     }
 }
 
@@ -154,20 +165,24 @@ static void multiply(Matmul *mm, const Matrix *w, const float *x, int n_tokens, 
     int below_sgemm = n_tokens < sgemm_min_tokens(w->type);
     if (below_sgemm && (w->type == TENSOR_Q8_0 || w->type == TENSOR_Q4_0)) {
         size_t row_bytes = tensor_bytes(TENSOR_Q8_0, 1, w->cols);
-        for (int t = 0; t < n_tokens; t++)
-            quantize_row_q8_0(x + (size_t)t * w->cols, w->cols, mm->xq + (size_t)t * row_bytes);
-        RowJob job = {w, (const float *)mm->xq, y, n_tokens, NULL, accumulate};
+        size_t sums = 2 * (size_t)(w->cols / QK_BLOCK);
+        for (int t = 0; t < n_tokens; t++) {
+            unsigned char *xq = mm->xq + (size_t)t * row_bytes;
+            quantize_row_q8_0(x + (size_t)t * w->cols, w->cols, xq);
+            if (w->type == TENSOR_Q4_0) q8_0_block_sums(xq, w->cols, mm->x_sums + t * sums);
+        }
+        RowJob job = {w, (const float *)mm->xq, y, n_tokens, NULL, accumulate, mm->x_sums};
         parallel_for(mm->pool, w->rows, min_chunk_for_cost((double)w->cols * n_tokens),
                      row_dots_q8, &job);
         return;
     }
     if (below_sgemm) {
-        RowJob job = {w, x, y, n_tokens, NULL, accumulate};
+        RowJob job = {w, x, y, n_tokens, NULL, accumulate, NULL};
         parallel_for(mm->pool, w->rows, min_chunk_for_cost((double)w->cols * n_tokens), row_dots,
                      &job);
         return;
     }
-    RowJob job = {w, x, y, n_tokens, mm->tile, accumulate};
+    RowJob job = {w, x, y, n_tokens, mm->tile, accumulate, NULL};
     int chunk = w->type == TENSOR_F32 ? one_share_per_thread(mm->pool, w->rows)
                                       : tile_chunk(w->rows, mm->threads);
     parallel_for(mm->pool, w->rows, chunk, sgemm_slice, &job);

@@ -14,7 +14,8 @@
 typedef struct {
     ThreadPool *pool;
     float *tile;          /* dequantisation buffers: 256 rows x max_cols floats per thread */
-    unsigned char *xq;    /* activations quantised to Q8_0 for Q8_0 weights (decode) */
+    unsigned char *xq;    /* activations quantised to Q8_0 for Q8_0/Q4_0 weights (decode) */
+    float *x_sums;        /* their q8_0_block_sums, for Q4_0 weights */
     int max_cols, threads;
 } Matmul;
 

@@ -268,22 +268,27 @@ static __m256 block_dot_i8(const int8_t *a, const int8_t *b) {
                          _mm256_loadu_si256((const __m256i *)b));
 }
 
-/* A Q4_0 block's 16 bytes as its 32 values q - 8 in order: low nibbles are values 0..15,
- * high nibbles 16..31. */
-static __m256i q4_0_values(const unsigned char *nibbles) {
+/* A Q4_0 block's 16 bytes as its 32 codes 0..15 in order: low nibbles are values 0..15,
+ * high nibbles 16..31. Unsigned, they go straight into vpmaddubsw against the signed x. */
+static __m256i q4_0_codes(const unsigned char *nibbles) {
     __m128i packed = _mm_loadu_si128((const __m128i *)nibbles);
     __m256i both = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
-    return _mm256_sub_epi8(_mm256_and_si256(both, _mm256_set1_epi8(0x0f)), _mm256_set1_epi8(8));
+    return _mm256_and_si256(both, _mm256_set1_epi8(0x0f));
 }
 
-float dot_q4_0_q8_0(const unsigned char *w, const unsigned char *xq, int cols) {
+float dot_q4_0_q8_0(const unsigned char *w, const unsigned char *xq, const float *x_sums,
+                    int cols) {
     __m256 acc = _mm256_setzero_ps();
+    float offsets = 0.0f;
     for (int b = 0; b < cols / QK_BLOCK; b++, w += Q4_0_BLOCK_BYTES, xq += Q8_0_BLOCK_BYTES) {
-        float d = half_to_float(read_u16(w)) * half_to_float(read_u16(xq));
         __m256i x = _mm256_loadu_si256((const __m256i *)(xq + 2));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), block_dot_i8v(q4_0_values(w + 2), x), acc);
+        __m256i pairs = _mm256_maddubs_epi16(q4_0_codes(w + 2), x);
+        __m256 products = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+        float dw = half_to_float(read_u16(w));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(dw * x_sums[2 * b]), products, acc);
+        offsets += dw * x_sums[2 * b + 1];
     }
-    return horizontal_sum(acc);
+    return horizontal_sum(acc) - offsets;
 }
 
 float dot_q8_0_q8_0(const unsigned char *w, const unsigned char *xq, int cols) {
@@ -340,14 +345,16 @@ float dot_q8_0_q8_0(const unsigned char *w, const unsigned char *xq, int cols) {
     return sum;
 }
 
-float dot_q4_0_q8_0(const unsigned char *w, const unsigned char *xq, int cols) {
+float dot_q4_0_q8_0(const unsigned char *w, const unsigned char *xq, const float *x_sums,
+                    int cols) {
     float sum = 0.0f;
     for (int b = 0; b < cols / QK_BLOCK; b++, w += Q4_0_BLOCK_BYTES, xq += Q8_0_BLOCK_BYTES) {
         int32_t block = 0;
         for (int j = 0; j < QK_BLOCK / 2; j++)
-            block += ((w[2 + j] & 0x0f) - 8) * (int8_t)xq[2 + j] +
-                     ((w[2 + j] >> 4) - 8) * (int8_t)xq[2 + j + QK_BLOCK / 2];
-        sum += half_to_float(read_u16(w)) * half_to_float(read_u16(xq)) * (float)block;
+            block += (w[2 + j] & 0x0f) * (int8_t)xq[2 + j] +
+                     (w[2 + j] >> 4) * (int8_t)xq[2 + j + QK_BLOCK / 2];
+        float dw = half_to_float(read_u16(w));
+        sum += dw * x_sums[2 * b] * (float)block - dw * x_sums[2 * b + 1];
     }
     return sum;
 }
@@ -556,6 +563,16 @@ void quantize_row_q8_0(const float *x, int n, unsigned char *out) {
         uint16_t dh = float_to_half(d);
         memcpy(out, &dh, 2);
         for (int i = 0; i < QK_BLOCK; i++) out[2 + i] = (unsigned char)(int8_t)lrintf(x[i] * inv);
+    }
+}
+
+void q8_0_block_sums(const unsigned char *xq, int cols, float *x_sums) {
+    for (int b = 0; b < cols / QK_BLOCK; b++, xq += Q8_0_BLOCK_BYTES) {
+        float d = half_to_float(read_u16(xq));
+        int32_t total = 0;
+        for (int i = 0; i < QK_BLOCK; i++) total += (int8_t)xq[2 + i];
+        x_sums[2 * b] = d;
+        x_sums[2 * b + 1] = 8.0f * d * (float)total;
     }
 }
 

@@ -60,8 +60,13 @@ void quantize_row_q8_0(const float *x, int n, unsigned char *out);
 /* Dot product of a Q8_0 weight row with activations already quantised to Q8_0 (integer
  * products per block, as llama.cpp computes it). */
 float dot_q8_0_q8_0(const unsigned char *w, const unsigned char *xq, int cols);
-/* The same for a Q4_0 weight row (llama.cpp's Q4_0 decode arithmetic). */
-float dot_q4_0_q8_0(const unsigned char *w, const unsigned char *xq, int cols);
+/* A Q4_0 weight row (values (c - 8) d_w, codes c of 0..15) with activations quantised to
+ * Q8_0: per block d_w (d_x sum c q_x - 8 d_x sum q_x), the products exact integers. x_sums
+ * holds for each activation block d_x and 8 d_x sum q_x (q8_0_block_sums), computed once per
+ * token rather than once per row. */
+float dot_q4_0_q8_0(const unsigned char *w, const unsigned char *xq, const float *x_sums,
+                    int cols);
+void q8_0_block_sums(const unsigned char *xq, int cols, float *x_sums);
 
 /* Log of the softmax probability of `target` in logits[0..n), computed in double. */
 double log_softmax_at(const float *logits, int n, int target);

@@ -176,19 +176,27 @@ static void test_q8_activation_dot(TestContext *t) {
 /* Q4_0 x Q8_0 by hand. The Q4_0 block of test_q4_0_row (scale 2): w_j = 2 (j - 8) and
  * w_(16+j) = 2 (7 - j) for j < 16. Against x = 1 (Q8_0 scale 1, int8 1): sum of w =
  * 2 ((120 - 128) + (112 - 120)) = -32. Against x_i = (i - 16) / 2 (scale 0.5, int8 i - 16):
- * sum (j - 8)(j - 16) + sum (7 - j) j = 408 - 400 = 8. Then three random blocks against the
- * double sum over both rows dequantised (the block products are exact integers). */
+ * sum (j - 8)(j - 16) + sum (7 - j) j = 408 - 400 = 8. The block sums of those x: (1, 8 * 32)
+ * and (0.5, 8 * 0.5 * -16). Then three random blocks against the double sum over both rows
+ * dequantised (the block products are exact integers). */
 static void test_q4_0_activation_dot(TestContext *t) {
     unsigned char w[3 * 18], xq[3 * 34];
     uint16_t two = 0x4000, one = 0x3C00, half = 0x3800;
     memcpy(w, &two, 2);
     for (int j = 0; j < 16; j++) w[2 + j] = (unsigned char)(j | ((15 - j) << 4));
+    float sums[2 * 3];
     memcpy(xq, &one, 2);
     memset(xq + 2, 1, 32);
-    CHECK(t, dot_q4_0_q8_0(w, xq, 32) == -32.0f, "q4 x ones %g", dot_q4_0_q8_0(w, xq, 32));
+    q8_0_block_sums(xq, 32, sums);
+    CHECK(t, sums[0] == 1.0f && sums[1] == 256.0f, "sums of ones %g %g", sums[0], sums[1]);
+    CHECK(t, dot_q4_0_q8_0(w, xq, sums, 32) == -32.0f, "q4 x ones %g",
+          dot_q4_0_q8_0(w, xq, sums, 32));
     memcpy(xq, &half, 2);
     for (int i = 0; i < 32; i++) xq[2 + i] = (unsigned char)(int8_t)(i - 16);
-    CHECK(t, dot_q4_0_q8_0(w, xq, 32) == 8.0f, "q4 x ramp %g", dot_q4_0_q8_0(w, xq, 32));
+    q8_0_block_sums(xq, 32, sums);
+    CHECK(t, sums[0] == 0.5f && sums[1] == -64.0f, "sums of the ramp %g %g", sums[0], sums[1]);
+    CHECK(t, dot_q4_0_q8_0(w, xq, sums, 32) == 8.0f, "q4 x ramp %g",
+          dot_q4_0_q8_0(w, xq, sums, 32));
     enum { COLS = 96 };
     float x[COLS], wf[COLS], xf[COLS];
     srand(7);
@@ -204,7 +212,8 @@ static void test_q4_0_activation_dot(TestContext *t) {
     dequantize_row(&mx, 0, xf);
     double exact = 0;
     for (int i = 0; i < COLS; i++) exact += (double)wf[i] * xf[i];
-    float got = dot_q4_0_q8_0(w, xq, COLS);
+    q8_0_block_sums(xq, COLS, sums);
+    float got = dot_q4_0_q8_0(w, xq, sums, COLS);
     CHECK(t, fabs(got - exact) < 1e-5, "q4 x q8 dot %.8g vs %.8g", got, exact);
 }
 

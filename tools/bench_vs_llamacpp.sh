@@ -9,7 +9,7 @@
 # prints a table of medians with the ratio ours / llama.cpp.
 #
 #   LLAMA_BENCH=path/to/llama-bench tools/bench_vs_llamacpp.sh
-# environment: VS_MODELS "110M-f32 110M-f16 110M-q8_0 42M-f32 42M-f16 42M-q8_0"
+# environment: VS_MODELS "110M-f32 110M-f16 110M-q8_0 110M-q4_0 42M-f32 42M-f16 42M-q8_0"
 #   VS_DEPTH_MODELS "110M-f32 110M-q8_0"   VS_DEPTHS "0 1024 4096 8192"   VS_ROUNDS 2
 #   VS_THREADS "1 2"   RUN ./run   TOOLS build/tools   BENCH_DIR build/bench (models, CSV)
 #   LLAMA_FA 0 (llama.cpp's flash attention for the depth runs: slower on CPU here)
@@ -21,7 +21,7 @@ LB=${LLAMA_BENCH:-}
 RUN=${RUN:-./run}
 TOOLS=${TOOLS:-build/tools}
 OUT=${BENCH_DIR:-build/bench}
-MODELS=${VS_MODELS-"110M-f32 110M-f16 110M-q8_0 42M-f32 42M-f16 42M-q8_0"}
+MODELS=${VS_MODELS-"110M-f32 110M-f16 110M-q8_0 110M-q4_0 42M-f32 42M-f16 42M-q8_0"}
 DEPTH_MODELS=${VS_DEPTH_MODELS-"110M-f32 110M-q8_0"}
 DEPTHS=${VS_DEPTHS:-"0 1024 4096 8192"}
 ROUNDS=${VS_ROUNDS:-2}
