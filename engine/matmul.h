@@ -1,8 +1,9 @@
 /* matmul.h — weight x activations for a block of tokens: OpenBLAS sgemm for F32 weights
  * (and for quantised weights, dequantised a tile of rows at a time) when the block is
  * large, and the pool's own row-parallel kernels when it is one or a few tokens. The pool
- * splits the weight rows: one contiguous share per thread for sgemm (each call repacks the
- * activations), a few chunks per thread for the row kernels. */
+ * splits the weight rows: one contiguous share per thread for F32 sgemm (each call repacks
+ * the activations), tiles handed out one at a time for quantised sgemm, a few chunks per
+ * thread for the row kernels. */
 #ifndef ROPEWALK_MATMUL_H
 #define ROPEWALK_MATMUL_H
 

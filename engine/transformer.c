@@ -251,7 +251,8 @@ static void rotate_and_store_tokens(void *ctx, int begin, int end, int thread) {
     for (int i = begin; i < end; i++) {
         const float *cs = t->act.cos_sin + (size_t)i * c->rotary_dim;
         float *k = t->act.k + i * kv_dim;
-        rope_rotate(t->act.q + i * q_dim, c->n_heads, c->head_dim, c->rotary_dim, c->rope_layout, cs);
+        rope_rotate(t->act.q + i * q_dim, c->n_heads, c->head_dim, c->rotary_dim, c->rope_layout,
+                    cs);
         if (rotate_keys)
             rope_rotate(k, c->n_kv_heads, c->head_dim, c->rotary_dim, c->rope_layout, cs);
         kvcache_store(&t->cache, s->layer, s->pos + i, k, t->act.v + i * kv_dim);

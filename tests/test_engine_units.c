@@ -298,7 +298,9 @@ static void test_matmul_quantised_blocks(TestContext *t) {
                     memcpy(dst + 2 * c, &h, 2);
                 }
             else if (types[k] == TENSOR_Q8_0) quantize_row_q8_0(src, COLS, dst);
-            else for (int b = 0; b < COLS / 32; b++) gguf_quantize_q4_0_block(src + 32 * b, dst + 18 * b);
+            else
+                for (int b = 0; b < COLS / 32; b++)
+                    gguf_quantize_q4_0_block(src + 32 * b, dst + 18 * b);
         }
         Matrix m = {wq, types[k], ROWS, COLS};
         for (int tokens = 17; tokens <= TOKENS; tokens += TOKENS - 17) {

@@ -480,7 +480,8 @@ static void test_quantised_decode_near_block_path(TestContext *t) {
             if (quantised_logits(t, path, SEQ, block) || quantised_logits(t, path, 1, decode) ||
                 quantised_logits(t, path, 5, short_blocks))
                 break;
-            double weights = max_abs_diff(ref, block, n), activations = max_abs_diff(block, decode, n);
+            double weights = max_abs_diff(ref, block, n);
+            double activations = max_abs_diff(block, decode, n);
             double limit = types[k] == TENSOR_Q8_0 ? 2.0 * weights : weights / 4.0;
             CHECK(t, activations > 0 && activations <= limit, "%s: decode vs block path %.3g, "
                   "limit %.3g (weight quantisation moves logits by %.3g)",
