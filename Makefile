@@ -3,7 +3,8 @@
 #   make test       the test suite (unit, golden vs ../shared/refs, end-to-end, bad inputs)
 #   make sanitize   the same suite built with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make test-portable  the same suite on the portable C kernels (no AVX2 / F16C)
-#   make tsan       the thread pool's and attention's tests under ThreadSanitizer
+#   make tsan       the thread pool's, attention's and the decoder's golden tests under
+#                   ThreadSanitizer
 #   make bench      speed figures (never pass/fail)
 #   make demo       the README's first command: deps, build, generation, RoPE-mode perplexity
 
@@ -72,6 +73,7 @@ tsan: deps
 	    build/tsan/run build/tsan/run_tests
 	TSAN_OPTIONS=halt_on_error=1 TEST_QUICK=1 RUN_BIN=./build/tsan/run ./build/tsan/run_tests parallel_for
 	TSAN_OPTIONS=halt_on_error=1 TEST_QUICK=1 RUN_BIN=./build/tsan/run ./build/tsan/run_tests attention.
+	TSAN_OPTIONS=halt_on_error=1 TEST_QUICK=1 RUN_BIN=./build/tsan/run ./build/tsan/run_tests engine_golden.
 
 # The portable C kernels (no -march=native, so no AVX2/F16C paths) through the same suite.
 test-portable: deps
