@@ -14,7 +14,7 @@
 
 #include "ops.h"
 
-enum { QUERY_TILE = 32 }; /* queries per item: the tiles are converted once per item */
+enum { QUERY_TILE = 128 }; /* queries per item: the tiles are converted once per item */
 
 static size_t floats_per_thread(const AttentionSpec *spec, int context) {
     /* key and value tiles, QUERY_TILE rows of scores, a key row; with raw keys whose
