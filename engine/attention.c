@@ -119,8 +119,9 @@ static void zero_rows(float *c, int rows, int cols, int stride) {
 }
 
 /* Query head h (absolute) for queries first..last-1 of the block, over the tile's keys:
- * S = Q K^T / sqrt(hd) by sgemm, query i keeps its first pos+i+1 scores (softmax) and zeroes
- * the rest, then O = P V by sgemm. */
+ * S = Q K^T / sqrt(hd) by sgemm, query i keeps exp(s - max) of its first pos+i+1 scores and
+ * zeroes the rest, then O = P V by sgemm, each row divided by its sum of exponentials at the
+ * end (hd values per row, not one per key). */
 static void attend_head(const AttentionJob *job, int h, int first, int last, const Tile *tile) {
     const AttentionSpec *spec = job->spec;
     int hd = spec->head_dim, q_dim = spec->n_heads * hd, rows = last - first;
@@ -131,15 +132,18 @@ static void attend_head(const AttentionJob *job, int h, int first, int last, con
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, length, hd,
                 1.0f / sqrtf((float)hd), q, q_dim, tile->keys, hd, 1.0f, tile->scores,
                 tile->context);
+    float inv_sum[QUERY_TILE];
     for (int r = 0; r < rows; r++) {
         float *scores = tile->scores + (size_t)r * tile->context;
         int seen = job->pos + first + r + 1;
-        softmax(scores, seen);
+        inv_sum[r] = 1.0f / exp_shifted(scores, seen, max_of(scores, seen));
         memset(scores + seen, 0, (size_t)(length - seen) * sizeof(float));
     }
     zero_rows(out, rows, hd, q_dim);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, length, 1.0f,
                 tile->scores, tile->context, tile->values, hd, 1.0f, out, q_dim);
+    for (int r = 0; r < rows; r++)
+        for (int d = 0; d < hd; d++) out[(size_t)r * q_dim + d] *= inv_sum[r];
 }
 
 static Tile thread_tile(const AttentionJob *job, int thread) {

@@ -110,6 +110,7 @@ float exp_shifted(float *x, int n, float shift) {
 void softmax(float *x, int n) {
     float sum = exp_shifted(x, n, max_of(x, n));
     float inv = 1.0f / sum;
+#pragma omp simd
     for (int i = 0; i < n; i++) x[i] *= inv;
 }
 
