@@ -21,8 +21,10 @@ static inline __m256 int8x8_to_float(const int8_t *q) {
 
 void rmsnorm(float *out, const float *x, const float *weight, int n, float eps) {
     double sum_sq = 0.0;
+#pragma omp simd reduction(+ : sum_sq)
     for (int i = 0; i < n; i++) sum_sq += (double)x[i] * x[i];
     float scale = (float)(1.0 / sqrt(sum_sq / n + eps));
+#pragma omp simd /* out may be x itself: element i reads only x[i] */
     for (int i = 0; i < n; i++) out[i] = weight[i] * (scale * x[i]);
 }
 
