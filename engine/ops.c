@@ -555,17 +555,50 @@ float matrix_row_dot(const Matrix *m, int row, const float *x) {
     return 0.0f;
 }
 
+#ifdef HAVE_AVX2_KERNELS
+/* The same arithmetic eight lanes at a time: vcvtps2dq rounds like lrintf (to nearest, ties
+ * to even, under the default rounding mode), and |x * inv| <= 127 never saturates the packs. */
+static float block_abs_max(const float *x) {
+    __m256 sign = _mm256_set1_ps(-0.0f), m = _mm256_andnot_ps(sign, _mm256_loadu_ps(x));
+    for (int i = 8; i < QK_BLOCK; i += 8)
+        m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + i)));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    return _mm_cvtss_f32(_mm_max_ss(h, _mm_movehdup_ps(h)));
+}
+
+static void round_block(const float *x, float inv, unsigned char *out) {
+    __m256 s = _mm256_set1_ps(inv);
+    __m256i q[4];
+    for (int k = 0; k < 4; k++)
+        q[k] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), s));
+    __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]),
+                                       _mm256_packs_epi32(q[2], q[3]));
+    /* the packs work within 128-bit lanes: put the 4-value groups back in order */
+    bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)out, bytes);
+}
+#else
+static float block_abs_max(const float *x) {
+    float amax = 0.0f;
+    for (int i = 0; i < QK_BLOCK; i++) {
+        float a = fabsf(x[i]);
+        amax = a > amax ? a : amax; /* fmaxf is a library call without -ffast-math */
+    }
+    return amax;
+}
+
+static void round_block(const float *x, float inv, unsigned char *out) {
+    for (int i = 0; i < QK_BLOCK; i++) out[i] = (unsigned char)(int8_t)lrintf(x[i] * inv);
+}
+#endif
+
 void quantize_row_q8_0(const float *x, int n, unsigned char *out) {
     for (int b = 0; b < n / QK_BLOCK; b++, out += Q8_0_BLOCK_BYTES, x += QK_BLOCK) {
-        float amax = 0.0f;
-        for (int i = 0; i < QK_BLOCK; i++) {
-            float a = fabsf(x[i]);
-            amax = a > amax ? a : amax; /* fmaxf is a library call without -ffast-math */
-        }
-        float d = amax / 127.0f, inv = d > 0.0f ? 1.0f / d : 0.0f;
+        float d = block_abs_max(x) / 127.0f, inv = d > 0.0f ? 1.0f / d : 0.0f;
         uint16_t dh = float_to_half(d);
         memcpy(out, &dh, 2);
-        for (int i = 0; i < QK_BLOCK; i++) out[2 + i] = (unsigned char)(int8_t)lrintf(x[i] * inv);
+        round_block(x, inv, out + 2);
     }
 }
 

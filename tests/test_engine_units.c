@@ -173,6 +173,41 @@ static void test_q8_activation_dot(TestContext *t) {
           got, with_float_x, bound);
 }
 
+/* quantize_row_q8_0 against GGML's Q8_0 formula: d = max|x| / 127, q = round(x / d) to the
+ * nearest, ties to even, as x * (1 / d). Block 0 by hand: max 127 (x_0 = -127) gives d = 1,
+ * and 2.5, -3.5, 0.5, 126.5 round to 2, -4, 0, 126. Block 1 is zeros (d = 0, q = 0). Blocks
+ * 2-5 random, against the formula evaluated here one value at a time. */
+static void test_quantize_row_q8_0(TestContext *t) {
+    enum { BLOCKS = 6, N = BLOCKS * 32 };
+    float x[N] = {0};
+    unsigned char out[BLOCKS * 34];
+    x[0] = -127.0f, x[1] = 2.5f, x[2] = -3.5f, x[3] = 0.5f, x[4] = 126.5f, x[31] = 1.0f;
+    srand(9);
+    for (int i = 64; i < N; i++) x[i] = ((float)rand() / RAND_MAX - 0.5f) * (float)(i % 7 + 1);
+    quantize_row_q8_0(x, N, out);
+    const signed char by_hand[5] = {-127, 2, -4, 0, 126};
+    uint16_t d0;
+    memcpy(&d0, out, 2);
+    CHECK(t, d0 == 0x3C00, "block 0 scale %#x, want 1.0 (0x3c00)", d0);
+    for (int i = 0; i < 5; i++)
+        CHECK(t, (signed char)out[2 + i] == by_hand[i], "block 0 value %d: %d, want %d", i,
+              (signed char)out[2 + i], by_hand[i]);
+    CHECK(t, (signed char)out[2 + 31] == 1, "block 0 value 31: %d", (signed char)out[2 + 31]);
+    for (int i = 0; i < 34; i++) CHECK(t, out[34 + i] == 0, "zero block byte %d: %d", i, out[34 + i]);
+    int wrong = 0;
+    for (int b = 2; b < BLOCKS; b++) {
+        float amax = 0.0f;
+        for (int i = 0; i < 32; i++) amax = fabsf(x[b * 32 + i]) > amax ? fabsf(x[b * 32 + i]) : amax;
+        float d = amax / 127.0f, inv = 1.0f / d;
+        uint16_t dh = float_to_half(d), got;
+        memcpy(&got, out + b * 34, 2);
+        wrong += got != dh;
+        for (int i = 0; i < 32; i++)
+            wrong += (signed char)out[b * 34 + 2 + i] != (signed char)lrintf(x[b * 32 + i] * inv);
+    }
+    CHECK(t, wrong == 0, "%d bytes of the random blocks differ from the formula", wrong);
+}
+
 /* Q4_0 x Q8_0 by hand. The Q4_0 block of test_q4_0_row (scale 2): w_j = 2 (j - 8) and
  * w_(16+j) = 2 (7 - j) for j < 16. Against x = 1 (Q8_0 scale 1, int8 1): sum of w =
  * 2 ((120 - 128) + (112 - 120)) = -32. Against x_i = (i - 16) / 2 (scale 0.5, int8 i - 16):
@@ -406,6 +441,7 @@ static const TestCase engine_unit_tests[] = {
     {"f16_row_dot", test_f16_row_dot},
     {"long_row_dots", test_long_row_dots},
     {"q8_activation_dot", test_q8_activation_dot},
+    {"quantize_row_q8_0", test_quantize_row_q8_0},
     {"q4_0_activation_dot", test_q4_0_activation_dot},
     {"matmul_quantised_blocks", test_matmul_quantised_blocks},
     {"q8_0_scores_with_integer_query", test_q8_0_scores_with_integer_query},
