@@ -612,10 +612,37 @@ void q8_0_block_sums(const unsigned char *xq, int cols, float *x_sums) {
     }
 }
 
-double log_softmax_at(const float *logits, int n, int target) {
-    double max = logits[0];
-    for (int i = 1; i < n; i++) if (logits[i] > max) max = logits[i];
+/* sum of exp(x_i - shift) for x_i <= shift, each term by exp_nonpositive, added in double. */
+#ifdef HAVE_AVX2_KERNELS
+static double sum_exp_shifted(const float *x, int n, float shift) {
+    __m256 s = _mm256_set1_ps(shift);
+    __m256d acc0 = _mm256_setzero_pd(), acc1 = _mm256_setzero_pd();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 e = exp_nonpositive8(_mm256_sub_ps(_mm256_loadu_ps(x + i), s));
+        acc0 = _mm256_add_pd(acc0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+        acc1 = _mm256_add_pd(acc1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+    }
+    double lanes[4];
+    _mm256_storeu_pd(lanes, _mm256_add_pd(acc0, acc1));
+    double sum = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+    for (; i < n; i++) sum += exp_nonpositive(x[i] - shift);
+    return sum;
+}
+#else
+static double sum_exp_shifted(const float *x, int n, float shift) {
     double sum = 0.0;
-    for (int i = 0; i < n; i++) sum += exp((double)logits[i] - max);
-    return (double)logits[target] - max - log(sum);
+    for (int i = 0; i < n; i++) sum += exp_nonpositive(x[i] - shift);
+    return sum;
+}
+#endif
+
+int negative_log_softmax(const float *logits, int n, int target, double *nll) {
+    float zeros = 0.0f; /* x * 0 is NaN exactly when x is NaN or infinite */
+#pragma omp simd reduction(+ : zeros)
+    for (int i = 0; i < n; i++) zeros += logits[i] * 0.0f;
+    if (zeros != 0.0f) return -1;
+    float max = max_of(logits, n);
+    *nll = (double)max + log(sum_exp_shifted(logits, n, max)) - (double)logits[target];
+    return 0;
 }

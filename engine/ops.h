@@ -68,7 +68,11 @@ float dot_q4_0_q8_0(const unsigned char *w, const unsigned char *xq, const float
                     int cols);
 void q8_0_block_sums(const unsigned char *xq, int cols, float *x_sums);
 
-/* Log of the softmax probability of `target` in logits[0..n), computed in double. */
-double log_softmax_at(const float *logits, int n, int target);
+/* -log softmax(logits)[target] over n logits, into *nll; -1 when a logit is NaN or infinite.
+ * The exponentials of (logit - max) are float (exp_nonpositive: relative error below 1.2e-7,
+ * and the float difference rounds by at most 2^-24 of itself, which matters only for terms
+ * far below the largest), summed in double: the result is within about 1e-6 of the same in
+ * double throughout, far below what the float logits themselves carry. */
+int negative_log_softmax(const float *logits, int n, int target, double *nll);
 
 #endif

@@ -73,9 +73,36 @@ static void test_softmax_and_swiglu_by_hand(TestContext *t) {
     float gate[2] = {1.0f, 0.0f}, up[2] = {2.0f, 5.0f};
     swiglu(gate, up, 2);
     CHECK(t, fabsf(gate[0] - 1.4621172f) < 1e-6f && gate[1] == 0.0f, "swiglu (%g, %g)", gate[0], gate[1]);
-    /* log softmax of 4 equal logits is ln(1/4) = -1.3862944 */
+    /* -log softmax of 4 equal logits is ln 4 = 1.3862943611 (exp(0) = 1 exactly) */
     float flat[4] = {2, 2, 2, 2};
-    CHECK(t, fabs(log_softmax_at(flat, 4, 3) + 1.3862943611) < 1e-9, "log_softmax_at");
+    double nll = 0;
+    CHECK(t, negative_log_softmax(flat, 4, 3, &nll) == 0 && fabs(nll - 1.3862943611) < 1e-9,
+          "negative_log_softmax %.10f", nll);
+}
+
+/* -log softmax over a vocabulary-sized row against the same in double with libm's exp: 32000
+ * logits spread over [-20, 15], target the largest and a small one; within 1e-6 (the bound
+ * in ops.h). A NaN or an infinity anywhere is refused. */
+static void test_negative_log_softmax(TestContext *t) {
+    enum { N = 32000 };
+    static float logits[N];
+    srand(13);
+    for (int i = 0; i < N; i++) logits[i] = (float)rand() / RAND_MAX * 35.0f - 20.0f;
+    int big = 0;
+    for (int i = 1; i < N; i++) big = logits[i] > logits[big] ? i : big;
+    const int targets[2] = {big, big == 7 ? 8 : 7};
+    for (int k = 0; k < 2; k++) {
+        double max = logits[big], sum = 0.0, nll = 0.0;
+        for (int i = 0; i < N; i++) sum += exp((double)logits[i] - max);
+        double want = max + log(sum) - logits[targets[k]];
+        CHECK(t, negative_log_softmax(logits, N, targets[k], &nll) == 0 && fabs(nll - want) < 1e-6,
+              "target %d: %.9f, want %.9f", targets[k], nll, want);
+    }
+    double nll;
+    logits[123] = NAN;
+    CHECK(t, negative_log_softmax(logits, N, 0, &nll) == -1, "a NaN logit was accepted");
+    logits[123] = -INFINITY;
+    CHECK(t, negative_log_softmax(logits, N, 0, &nll) == -1, "a -Inf logit was accepted");
 }
 
 static void test_q8_0_row(TestContext *t) {
@@ -442,6 +469,7 @@ static const TestCase engine_unit_tests[] = {
     {"long_row_dots", test_long_row_dots},
     {"q8_activation_dot", test_q8_activation_dot},
     {"quantize_row_q8_0", test_quantize_row_q8_0},
+    {"negative_log_softmax", test_negative_log_softmax},
     {"q4_0_activation_dot", test_q4_0_activation_dot},
     {"matmul_quantised_blocks", test_matmul_quantised_blocks},
     {"q8_0_scores_with_integer_query", test_q8_0_scores_with_integer_query},

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../engine/ops.h"
 #include "../util/errors.h"
 
 void ppl_options_init(PplOptions *o) {
@@ -263,19 +264,6 @@ void ppl_result_free(PplResult *r) {
     memset(r, 0, sizeof *r);
 }
 
-/* -log softmax(row)[target], in double; -1 when the row holds NaN or Inf. */
-static int token_nll(const float *row, int vocab, int target, double *nll) {
-    double max = row[0];
-    for (int j = 0; j < vocab; j++) {
-        if (!isfinite(row[j])) return -1;
-        if (row[j] > max) max = row[j];
-    }
-    double sum = 0.0;
-    for (int j = 0; j < vocab; j++) sum += exp((double)row[j] - max);
-    *nll = max + log(sum) - (double)row[target];
-    return 0;
-}
-
 static void record(PplResult *r, int predicted_position, double nll) {
     r->total_nll += nll;
     r->scored++;
@@ -305,7 +293,8 @@ static int score_sequence(Transformer *t, const int *tokens, const Plan *p, int 
             int pos = start + i;
             double nll;
             if (pos < first) continue;
-            if (token_nll(logits + (size_t)i * p->vocab, p->vocab, tokens[pos + 1], &nll) < 0)
+            if (negative_log_softmax(logits + (size_t)i * p->vocab, p->vocab, tokens[pos + 1],
+                                     &nll) < 0)
                 return fail(err, err_size, "NaN or Inf in the logits of chunk %d at position "
                             "%d", sequence, pos);
             record(r, pos + 1, nll);
