@@ -112,12 +112,6 @@ static void fill_tile(const AttentionJob *job, int g, int from, int to, Tile *ti
     }
 }
 
-/* Both products add into blocks zeroed here (beta 1): with beta 0 OpenBLAS clears them in a
- * strided pass of its own, several times slower than memset. */
-static void zero_rows(float *c, int rows, int cols, int stride) {
-    for (int r = 0; r < rows; r++) memset(c + (size_t)r * stride, 0, (size_t)cols * sizeof(float));
-}
-
 /* Query head h (absolute) for queries first..last-1 of the block, over the tile's keys:
  * S = Q K^T / sqrt(hd) by sgemm, query i keeps exp(s - max) of its first pos+i+1 scores and
  * zeroes the rest, then O = P V by sgemm, each row divided by its sum of exponentials at the
@@ -128,6 +122,8 @@ static void attend_head(const AttentionJob *job, int h, int first, int last, con
     int length = job->pos + last;
     const float *q = job->q + (size_t)first * q_dim + (size_t)h * hd;
     float *out = job->out + (size_t)first * q_dim + (size_t)h * hd;
+    /* both products add into rows zeroed here (beta 1): with beta 0 OpenBLAS clears them in
+     * a strided pass of its own, several times slower than memset */
     zero_rows(tile->scores, rows, length, tile->context);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, length, hd,
                 1.0f / sqrtf((float)hd), q, q_dim, tile->keys, hd, 1.0f, tile->scores,
@@ -139,7 +135,7 @@ static void attend_head(const AttentionJob *job, int h, int first, int last, con
         inv_sum[r] = 1.0f / exp_shifted(scores, seen, max_of(scores, seen));
         memset(scores + seen, 0, (size_t)(length - seen) * sizeof(float));
     }
-    zero_rows(out, rows, hd, q_dim);
+    zero_rows(out, rows, hd, (size_t)q_dim);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, length, 1.0f,
                 tile->scores, tile->context, tile->values, hd, 1.0f, out, q_dim);
     for (int r = 0; r < rows; r++)

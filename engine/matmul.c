@@ -6,7 +6,6 @@
 
 #include <cblas.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "../util/errors.h"
 #include "ops.h"
@@ -115,9 +114,7 @@ static void row_dots_q8(void *ctx, int begin, int end, int thread) {
 static void sgemm_rows(const RowJob *job, const float *w_rows, int first_row, int n_rows) {
     int cols = job->w->cols, y_stride = job->w->rows;
     float *y = job->y + first_row;
-    if (!job->accumulate)
-        for (int t = 0; t < job->n_tokens; t++)
-            memset(y + (size_t)t * y_stride, 0, (size_t)n_rows * sizeof(float));
+    if (!job->accumulate) zero_rows(y, job->n_tokens, n_rows, (size_t)y_stride);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, job->n_tokens, n_rows, cols, 1.0f,
                 job->x, cols, w_rows, cols, 1.0f, y, y_stride);
 }

@@ -384,9 +384,18 @@ float dot_f16(const uint16_t *restrict h, const float *restrict x, int cols) {
 
 #endif
 
-float quantize_head_i16(const float *q, int n, int16_t *out) {
+/* The largest |x_i| (a NaN is skipped). */
+static float abs_max(const float *x, int n) {
     float amax = 0.0f;
-    for (int i = 0; i < n; i++) amax = fabsf(q[i]) > amax ? fabsf(q[i]) : amax;
+    for (int i = 0; i < n; i++) {
+        float a = fabsf(x[i]);
+        amax = a > amax ? a : amax; /* fmaxf is a library call without -ffast-math */
+    }
+    return amax;
+}
+
+float quantize_head_i16(const float *q, int n, int16_t *out) {
+    float amax = abs_max(q, n);
     float inv = amax > 0.0f ? 32767.0f / amax : 0.0f;
     for (int i = 0; i < n; i++) out[i] = (int16_t)lrintf(q[i] * inv);
     return amax / 32767.0f;
@@ -579,14 +588,7 @@ static void round_block(const float *x, float inv, unsigned char *out) {
     _mm256_storeu_si256((__m256i *)out, bytes);
 }
 #else
-static float block_abs_max(const float *x) {
-    float amax = 0.0f;
-    for (int i = 0; i < QK_BLOCK; i++) {
-        float a = fabsf(x[i]);
-        amax = a > amax ? a : amax; /* fmaxf is a library call without -ffast-math */
-    }
-    return amax;
-}
+static float block_abs_max(const float *x) { return abs_max(x, QK_BLOCK); }
 
 static void round_block(const float *x, float inv, unsigned char *out) {
     for (int i = 0; i < QK_BLOCK; i++) out[i] = (unsigned char)(int8_t)lrintf(x[i] * inv);
@@ -637,11 +639,19 @@ static double sum_exp_shifted(const float *x, int n, float shift) {
 }
 #endif
 
-int negative_log_softmax(const float *logits, int n, int target, double *nll) {
+int all_finite(const float *x, size_t n) {
     float zeros = 0.0f; /* x * 0 is NaN exactly when x is NaN or infinite */
 #pragma omp simd reduction(+ : zeros)
-    for (int i = 0; i < n; i++) zeros += logits[i] * 0.0f;
-    if (zeros != 0.0f) return -1;
+    for (size_t i = 0; i < n; i++) zeros += x[i] * 0.0f;
+    return zeros == 0.0f;
+}
+
+void zero_rows(float *x, int rows, int cols, size_t stride) {
+    for (int r = 0; r < rows; r++) memset(x + (size_t)r * stride, 0, (size_t)cols * sizeof(float));
+}
+
+int negative_log_softmax(const float *logits, int n, int target, double *nll) {
+    if (!all_finite(logits, (size_t)n)) return -1;
     float max = max_of(logits, n);
     *nll = (double)max + log(sum_exp_shifted(logits, n, max)) - (double)logits[target];
     return 0;

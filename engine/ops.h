@@ -68,6 +68,11 @@ float dot_q4_0_q8_0(const unsigned char *w, const unsigned char *xq, const float
                     int cols);
 void q8_0_block_sums(const unsigned char *xq, int cols, float *x_sums);
 
+/* 1 when none of x[0..n) is NaN or infinite (one vectorised pass). */
+int all_finite(const float *x, size_t n);
+/* Zeroes `rows` rows of `cols` floats, `stride` floats apart. */
+void zero_rows(float *x, int rows, int cols, size_t stride);
+
 /* -log softmax(logits)[target] over n logits, into *nll; -1 when a logit is NaN or infinite.
  * The exponentials of (logit - max) are float (exp_nonpositive: relative error below 1.2e-7,
  * and the float difference rounds by at most 2^-24 of itself, which matters only for terms

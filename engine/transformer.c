@@ -290,14 +290,10 @@ static void ffn_layer(Transformer *t, const LayerWeights *w, int n) {
     matmul_add(&t->matmul, &w->w2, a->gate, n, a->x);
 }
 
-/* x * 0 is NaN exactly when x is NaN or infinite: a vectorised pass finds out whether any
- * value is, and only then the scalar one says where (the logits of a perplexity block are
- * millions of floats). */
+/* A vectorised pass finds out whether any value is NaN or infinite, and only then the scalar
+ * one says where (the logits of a perplexity block are millions of floats). */
 static long first_non_finite(const float *x, size_t n) {
-    float zeros = 0.0f;
-#pragma omp simd reduction(+ : zeros)
-    for (size_t i = 0; i < n; i++) zeros += x[i] * 0.0f;
-    if (zeros == 0.0f) return -1;
+    if (all_finite(x, n)) return -1;
     for (size_t i = 0; i < n; i++)
         if (!isfinite(x[i])) return (long)i;
     return -1;
