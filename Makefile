@@ -3,6 +3,8 @@
 #   make test       the test suite (unit, golden vs ../shared/refs, end-to-end, bad inputs)
 #   make sanitize   the same suite built with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make test-portable  the same suite on the portable C kernels (no AVX2 / F16C)
+#   make test-avx2  the same suite on the AVX2 kernels alone (x86-64-v3: no AVX-512 VNNI
+#                   integer tiles), for machines whose -march=native builds only the latter
 #   make tsan       the thread pool's, attention's and the decoder's golden tests under
 #                   ThreadSanitizer
 #   make bench      speed figures (never pass/fail)
@@ -29,7 +31,7 @@ TEST_C   := $(wildcard tests/*.c)
 TEST_OBJ := $(TEST_C:%.c=$(BUILD)/%.o)
 RUN      := $(if $(filter build,$(BUILD)),run,$(BUILD)/run)
 
-.PHONY: all deps test test-portable sanitize tsan bench demo clean
+.PHONY: all deps test test-portable test-avx2 sanitize tsan bench demo clean
 all: $(RUN) $(BUILD)/run_tests $(TOOLS)
 
 $(BUILD)/%.o: %.c
@@ -79,6 +81,12 @@ tsan: deps
 test-portable: deps
 	$(MAKE) BUILD=build/portable OPT="-O2" build/portable/run build/portable/run_tests
 	TEST_QUICK=1 RUN_BIN=./build/portable/run ./build/portable/run_tests $(TEST_FILTER)
+
+# The AVX2 kernels and the sgemm path of quantised weights, where -march=native would pick
+# the AVX-512 VNNI tiles instead (qgemm.c).
+test-avx2: deps
+	$(MAKE) BUILD=build/avx2 OPT="-O2 -march=x86-64-v3" build/avx2/run build/avx2/run_tests
+	TEST_QUICK=1 RUN_BIN=./build/avx2/run ./build/avx2/run_tests $(TEST_FILTER)
 
 bench: all
 	./tools/bench.sh

@@ -9,35 +9,38 @@
 
 #include "../util/errors.h"
 #include "ops.h"
+#include "qgemm.h"
 
-/* Tokens from which a block goes to sgemm, by weight type (see sgemm_min_tokens). */
+/* Tokens from which a block goes to sgemm, by weight type (see sgemm_min_tokens); Q8_0 and
+ * Q4_0 weights never do where the tiled integer kernels are built in. */
 enum { SGEMM_FROM_FLOAT = 4, SGEMM_FROM_Q8_0 = 16, SGEMM_FROM_Q4_0 = 32, TILE_ROWS = 256 };
-
-static size_t xq_bytes(int max_cols) { /* the quantised activations of the row kernels */
-    return (size_t)(SGEMM_FROM_Q4_0 - 1) * (size_t)(max_cols / QK_BLOCK + 1) * 34;
-}
-
-static size_t x_sums_floats(int max_cols) { /* and their q8_0_block_sums */
-    return (size_t)(SGEMM_FROM_Q4_0 - 1) * (size_t)(max_cols / QK_BLOCK + 1) * 2;
-}
 
 static size_t tile_bytes(int max_cols, int threads) {
     return (size_t)TILE_ROWS * (size_t)max_cols * (size_t)threads * sizeof(float);
 }
 
-size_t matmul_scratch_bytes(int max_cols, int threads) {
-    return tile_bytes(max_cols, threads) + xq_bytes(max_cols) +
-           x_sums_floats(max_cols) * sizeof(float);
+/* Tokens whose activations are quantised at once: every block with the tiled integer
+ * kernels, only the blocks below sgemm without them. */
+static int quantised_tokens(int max_tokens) {
+    return qgemm_has_tiles() ? max_tokens : SGEMM_FROM_Q4_0 - 1;
 }
 
-int matmul_init(Matmul *mm, ThreadPool *pool, int max_cols, char *err, size_t err_size) {
+size_t matmul_scratch_bytes(int max_cols, int max_tokens, int threads) {
+    return tile_bytes(max_cols, threads) +
+           qgemm_activation_bytes(quantised_tokens(max_tokens), max_cols);
+}
+
+int matmul_init(Matmul *mm, ThreadPool *pool, int max_cols, int max_tokens, char *err,
+                size_t err_size) {
     mm->pool = pool;
     mm->max_cols = max_cols;
+    mm->max_tokens = max_tokens;
     mm->threads = thread_pool_size(pool);
     mm->tile = malloc(tile_bytes(max_cols, mm->threads));
-    mm->xq = malloc(xq_bytes(max_cols));
-    mm->x_sums = malloc(x_sums_floats(max_cols) * sizeof(float));
-    if (!mm->tile || !mm->xq || !mm->x_sums) {
+    mm->quantised = malloc(qgemm_activation_bytes(quantised_tokens(max_tokens), max_cols));
+    if (mm->quantised)
+        qgemm_activations_init(&mm->qa, mm->quantised, quantised_tokens(max_tokens), max_cols);
+    if (!mm->tile || !mm->quantised) {
         matmul_free(mm);
         return fail(err, err_size, "out of memory for the matmul scratch");
     }
@@ -46,11 +49,9 @@ int matmul_init(Matmul *mm, ThreadPool *pool, int max_cols, char *err, size_t er
 
 void matmul_free(Matmul *mm) {
     free(mm->tile);
-    free(mm->xq);
-    free(mm->x_sums);
+    free(mm->quantised);
     mm->tile = NULL;
-    mm->xq = NULL;
-    mm->x_sums = NULL;
+    mm->quantised = NULL;
 }
 
 typedef struct {
@@ -60,7 +61,7 @@ typedef struct {
     int n_tokens;
     float *tile;     /* sgemm of quantised weights: TILE_ROWS x cols floats per thread */
     int accumulate;  /* add into y instead of overwriting it */
-    const float *x_sums; /* Q4_0 row kernels: q8_0_block_sums of each token */
+    const QuantizedActivations *qa; /* Q8_0 / Q4_0 weights: the quantised x */
 } RowJob;
 
 static void put(const RowJob *job, int t, int r, float value) {
@@ -77,35 +78,20 @@ static void row_dots(void *ctx, int begin, int end, int thread) {
             put(job, t, r, matrix_row_dot(w, r, job->x + (size_t)t * w->cols));
 }
 
-/* The quantised row kernels ask for the row PREFETCH_ROWS_AHEAD rows on: 110M Q8_0 decode
- * 86.7 -> 95.1 tok/s on 1 thread, 143.6 -> 149.8 on 2 (4 alternated runs each); Q4_0 rows
- * showed no change, and F32/F16 rows lost by it (F32 2 threads 65.8 -> 56.6), so those
- * kernels leave the stream to the hardware prefetcher. */
-enum { PREFETCH_ROWS_AHEAD = 4, CACHE_LINE = 64 };
-
-static void prefetch_row(const unsigned char *row, size_t bytes) {
-    for (size_t offset = 0; offset < bytes; offset += CACHE_LINE) __builtin_prefetch(row + offset);
+/* Quantised weights: tiles of rows against every token of the block (qgemm.c). */
+static void row_tiles_q8(void *ctx, int begin, int end, int thread) {
+    (void)thread;
+    const RowJob *job = ctx;
+    int rows = job->w->rows;
+    int last = end * QGEMM_ROW_UNIT < rows ? end * QGEMM_ROW_UNIT : rows;
+    qgemm_rows(job->w, job->qa, begin * QGEMM_ROW_UNIT, last, job->y, (size_t)rows,
+               job->accumulate);
 }
 
-/* Q8_0 or Q4_0 weights times Q8_0-quantised activations (llama.cpp's decode arithmetic). */
-static void row_dots_q8(void *ctx, int begin, int end, int thread) {
+static void quantise_tokens(void *ctx, int begin, int end, int thread) {
     (void)thread;
-    RowJob *job = ctx;
-    const Matrix *w = job->w;
-    size_t row_bytes = tensor_bytes(w->type, 1, w->cols);
-    size_t x_bytes = tensor_bytes(TENSOR_Q8_0, 1, w->cols), sums = 2 * (size_t)(w->cols / QK_BLOCK);
-    const unsigned char *xq = (const unsigned char *)job->x;
-    for (int r = begin; r < end; r++) {
-        const unsigned char *row = (const unsigned char *)w->data + (size_t)r * row_bytes;
-        if (r + PREFETCH_ROWS_AHEAD < end)
-            prefetch_row(row + PREFETCH_ROWS_AHEAD * row_bytes, row_bytes);
-        for (int t = 0; t < job->n_tokens; t++) {
-            const unsigned char *x = xq + (size_t)t * x_bytes;
-            put(job, t, r, w->type == TENSOR_Q4_0
-                               ? dot_q4_0_q8_0(row, x, job->x_sums + t * sums, w->cols)
-                               : dot_q8_0_q8_0(row, x, w->cols));
-        }
-    }
+    const RowJob *job = ctx;
+    qgemm_quantize((QuantizedActivations *)job->qa, job->x, begin, end);
 }
 
 /* y (+)= x w_rows^T. sgemm always adds into y (beta 1); to overwrite, the rows are zeroed here
@@ -157,20 +143,27 @@ static int sgemm_min_tokens(TensorType type) {
                                                                    : SGEMM_FROM_FLOAT;
 }
 
+/* Q8_0 / Q4_0 weights: the tokens' activations quantised to Q8_0 (across the pool when
+ * there are many), then tiles of rows against them. */
+static void multiply_quantised(Matmul *mm, const Matrix *w, const float *x, int n_tokens,
+                               float *y, int accumulate) {
+    mm->qa.n_tokens = n_tokens;
+    mm->qa.cols = w->cols;
+    mm->qa.weights = w->type;
+    RowJob job = {w, x, y, n_tokens, NULL, accumulate, &mm->qa};
+    parallel_for(mm->pool, n_tokens, min_chunk_for_cost(4.0 * w->cols), quantise_tokens, &job);
+    int units = (w->rows + QGEMM_ROW_UNIT - 1) / QGEMM_ROW_UNIT;
+    parallel_for(mm->pool, units,
+                 min_chunk_for_cost((double)QGEMM_ROW_UNIT * w->cols * n_tokens), row_tiles_q8,
+                 &job);
+}
+
 static void multiply(Matmul *mm, const Matrix *w, const float *x, int n_tokens, float *y,
                      int accumulate) {
     int below_sgemm = n_tokens < sgemm_min_tokens(w->type);
-    if (below_sgemm && (w->type == TENSOR_Q8_0 || w->type == TENSOR_Q4_0)) {
-        size_t row_bytes = tensor_bytes(TENSOR_Q8_0, 1, w->cols);
-        size_t sums = 2 * (size_t)(w->cols / QK_BLOCK);
-        for (int t = 0; t < n_tokens; t++) {
-            unsigned char *xq = mm->xq + (size_t)t * row_bytes;
-            quantize_row_q8_0(x + (size_t)t * w->cols, w->cols, xq);
-            if (w->type == TENSOR_Q4_0) q8_0_block_sums(xq, w->cols, mm->x_sums + t * sums);
-        }
-        RowJob job = {w, (const float *)mm->xq, y, n_tokens, NULL, accumulate, mm->x_sums};
-        parallel_for(mm->pool, w->rows, min_chunk_for_cost((double)w->cols * n_tokens),
-                     row_dots_q8, &job);
+    int quantised = w->type == TENSOR_Q8_0 || w->type == TENSOR_Q4_0;
+    if (quantised && (below_sgemm || qgemm_has_tiles())) {
+        multiply_quantised(mm, w, x, n_tokens, y, accumulate);
         return;
     }
     if (below_sgemm) {

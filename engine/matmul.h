@@ -10,20 +10,22 @@
 #include <stddef.h>
 
 #include "../models/model.h"
+#include "qgemm.h"
 #include "threads.h"
 
 typedef struct {
     ThreadPool *pool;
     float *tile;          /* dequantisation buffers: 256 rows x max_cols floats per thread */
-    unsigned char *xq;    /* activations quantised to Q8_0 for Q8_0/Q4_0 weights (decode) */
-    float *x_sums;        /* their q8_0_block_sums, for Q4_0 weights */
-    int max_cols, threads;
+    void *quantised;      /* behind qa */
+    QuantizedActivations qa; /* the activations of Q8_0/Q4_0 products, quantised to Q8_0 */
+    int max_cols, max_tokens, threads;
 } Matmul;
 
-/* max_cols: the widest matrix (max of dim, hidden, q_dim). */
-int matmul_init(Matmul *mm, ThreadPool *pool, int max_cols, char *err, size_t err_size);
+/* max_cols: the widest matrix (max of dim, hidden, q_dim); max_tokens: the largest block. */
+int matmul_init(Matmul *mm, ThreadPool *pool, int max_cols, int max_tokens, char *err,
+                size_t err_size);
 void matmul_free(Matmul *mm);
-size_t matmul_scratch_bytes(int max_cols, int threads);
+size_t matmul_scratch_bytes(int max_cols, int max_tokens, int threads);
 
 /* y[t * w->rows + r] = sum_c W[r][c] * x[t * w->cols + c] for t < n_tokens. */
 void matmul(Matmul *mm, const Matrix *w, const float *x, int n_tokens, float *y);

@@ -82,7 +82,7 @@ void transformer_memory_plan(const Config *config, const EngineOptions *options,
     plan->kv_cache = kvcache_bytes(options->kv_type, config->n_layers, options->context,
                                    config->n_kv_heads * config->head_dim);
     plan->activations = activation_floats(config, options->max_batch) * sizeof(float) +
-                        matmul_scratch_bytes(max_cols(config), options->threads) +
+                        matmul_scratch_bytes(max_cols(config), options->max_batch, options->threads) +
                         attention_scratch_bytes(&spec, options->context, options->threads) +
                         key_angle_bytes(options);
     plan->total = plan->kv_cache + plan->activations;
@@ -152,7 +152,7 @@ int transformer_create(Transformer **out, const Model *model, const EngineOption
     if (!t->act_block) { transformer_free(t); return fail(err, err_size, "out of memory for activations"); }
     carve_activations(t);
     if (!(t->pool = thread_pool_create(options->threads, err, err_size)) ||
-        matmul_init(&t->matmul, t->pool, max_cols(c), err, err_size) != 0 ||
+        matmul_init(&t->matmul, t->pool, max_cols(c), t->options.max_batch, err, err_size) != 0 ||
         kvcache_init(&t->cache, options->kv_type, c->n_layers, t->options.context,
                      c->n_kv_heads * c->head_dim, err, err_size) != 0) {
         transformer_free(t);
@@ -181,7 +181,7 @@ void transformer_free(Transformer *t) {
 
 size_t transformer_allocated_bytes(const Transformer *t) {
     return t->activation_bytes + t->cache.bytes +
-           matmul_scratch_bytes(t->matmul.max_cols, t->matmul.threads) +
+           matmul_scratch_bytes(t->matmul.max_cols, t->matmul.max_tokens, t->matmul.threads) +
            key_angle_bytes(&t->options) +
            t->attention_scratch.floats_per_thread * (size_t)t->attention_scratch.threads *
                sizeof(float);

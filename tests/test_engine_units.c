@@ -8,6 +8,7 @@
 #include "../engine/kvcache.h"
 #include "../engine/matmul.h"
 #include "../engine/ops.h"
+#include "../engine/qgemm.h"
 #include "../engine/sampler.h"
 #include "../engine/threads.h"
 #include "../models/gguf_writer.h"
@@ -315,7 +316,7 @@ static void test_matmul_paths(TestContext *t) {
     char err[256];
     ThreadPool *pool = thread_pool_create(2, err, sizeof err);
     Matmul mm;
-    REQUIRE(t, pool && matmul_init(&mm, pool, COLS, err, sizeof err) == 0, "%s", err);
+    REQUIRE(t, pool && matmul_init(&mm, pool, COLS, TOKENS, err, sizeof err) == 0, "%s", err);
     Matrix m = {w, TENSOR_F32, ROWS, COLS};
     for (int tokens = 1; tokens <= TOKENS; tokens += TOKENS - 1) {
         matmul(&mm, &m, x, tokens, y);
@@ -331,59 +332,87 @@ static void test_matmul_paths(TestContext *t) {
     thread_pool_free(pool);
 }
 
-/* Blocks of tokens over F16, Q8_0 and Q4_0 weights (sgemm over dequantised tiles) against
- * a double-precision sum over the dequantised rows (dequantisation is checked by hand
- * above): 2100 rows (chunks longer than a tile, a short last tile), 17 and 40 tokens. The
- * float sums of 320 products below 0.25 in size differ from the double ones by a few 1e-6. */
+/* Weights of `type` from the floats wf (ROWS x COLS) into wq. */
+static void encode_rows(TensorType type, const float *wf, int rows, int cols, unsigned char *wq) {
+    size_t row_bytes = tensor_bytes(type, 1, cols);
+    for (int r = 0; r < rows; r++) {
+        unsigned char *dst = wq + (size_t)r * row_bytes;
+        const float *src = wf + (size_t)r * cols;
+        if (type == TENSOR_F16)
+            for (int c = 0; c < cols; c++) {
+                uint16_t h = float_to_half(src[c]);
+                memcpy(dst + 2 * c, &h, 2);
+            }
+        else if (type == TENSOR_Q8_0) quantize_row_q8_0(src, cols, dst);
+        else
+            for (int b = 0; b < cols / 32; b++) gguf_quantize_q4_0_block(src + 32 * b, dst + 18 * b);
+    }
+}
+
+/* The activations a product of `type` weights sees: F16 weights take the floats as they
+ * are; Q8_0 and Q4_0 weights take them quantised to Q8_0 (always in the row kernels, and in
+ * blocks too where the tiled integer kernels are built in), as dequantised here. */
+static void activations_seen(TensorType type, int tokens, const float *x, int cols, float *xr) {
+    int quantised = type != TENSOR_F16 &&
+                    (qgemm_has_tiles() || tokens < (type == TENSOR_Q4_0 ? 32 : 16));
+    unsigned char xq[34 * 16];
+    for (int tk = 0; tk < tokens; tk++) {
+        const float *in = x + (size_t)tk * cols;
+        float *out = xr + (size_t)tk * cols;
+        if (!quantised) { memcpy(out, in, (size_t)cols * sizeof(float)); continue; }
+        quantize_row_q8_0(in, cols, xq);
+        Matrix mx = {xq, TENSOR_Q8_0, 1, cols};
+        dequantize_row(&mx, 0, out);
+    }
+}
+
+/* Blocks of tokens over F16, Q8_0 and Q4_0 weights against a double-precision sum over the
+ * dequantised rows (dequantisation is checked by hand above) and the activations each path
+ * sees: 2102 rows (chunks longer than a tile, a short last tile, two rows past the last
+ * whole tile of 4), 1 to 70 tokens (past the integer kernels' runs of 64 tokens, and every
+ * remainder of a group of 4), written and added into y. The block products of Q8_0/Q4_0
+ * against Q8_0 activations are exact integers, the float sums of 320 products below 0.25
+ * in size differ from the double ones by a few 1e-6. */
 static void test_matmul_quantised_blocks(TestContext *t) {
-    enum { ROWS = 2100, COLS = 320, TOKENS = 40 };
+    enum { ROWS = 2102, COLS = 320, TOKENS = 70 };
     float *wf = malloc(sizeof(float) * ROWS * COLS), *x = malloc(sizeof(float) * TOKENS * COLS);
+    float *xr = malloc(sizeof(float) * TOKENS * COLS);
     float *y = malloc(sizeof(float) * TOKENS * ROWS), *row = malloc(sizeof(float) * COLS);
     unsigned char *wq = malloc((size_t)ROWS * COLS * 2);
     char err[256];
     ThreadPool *pool = thread_pool_create(2, err, sizeof err);
     Matmul mm;
-    REQUIRE(t, wf && x && y && row && wq && pool &&
-               matmul_init(&mm, pool, COLS, err, sizeof err) == 0, "%s", err);
+    REQUIRE(t, wf && x && xr && y && row && wq && pool &&
+               matmul_init(&mm, pool, COLS, TOKENS, err, sizeof err) == 0, "%s", err);
     srand(11);
     for (int i = 0; i < ROWS * COLS; i++) wf[i] = (float)rand() / RAND_MAX - 0.5f;
     for (int i = 0; i < TOKENS * COLS; i++) x[i] = (float)rand() / RAND_MAX - 0.5f;
     const TensorType types[3] = {TENSOR_F16, TENSOR_Q8_0, TENSOR_Q4_0};
+    const int token_counts[] = {1, 3, 5, 17, 40, TOKENS};
     for (int k = 0; k < 3; k++) {
-        size_t row_bytes = tensor_bytes(types[k], 1, COLS);
-        for (int r = 0; r < ROWS; r++) {
-            unsigned char *dst = wq + (size_t)r * row_bytes;
-            const float *src = wf + (size_t)r * COLS;
-            if (types[k] == TENSOR_F16)
-                for (int c = 0; c < COLS; c++) {
-                    uint16_t h = float_to_half(src[c]);
-                    memcpy(dst + 2 * c, &h, 2);
-                }
-            else if (types[k] == TENSOR_Q8_0) quantize_row_q8_0(src, COLS, dst);
-            else
-                for (int b = 0; b < COLS / 32; b++)
-                    gguf_quantize_q4_0_block(src + 32 * b, dst + 18 * b);
-        }
+        encode_rows(types[k], wf, ROWS, COLS, wq);
         Matrix m = {wq, types[k], ROWS, COLS};
-        for (int tokens = 17; tokens <= TOKENS; tokens += TOKENS - 17) {
-            if (types[k] == TENSOR_Q4_0 && tokens < 32) continue; /* row kernels below 32 */
-            matmul(&mm, &m, x, tokens, y);
+        for (size_t c = 0; c < sizeof token_counts / sizeof *token_counts; c++) {
+            int tokens = token_counts[c], add = c % 2; /* every other count adds into y = 1 */
+            if (add) for (int i = 0; i < tokens * ROWS; i++) y[i] = 1.0f;
+            (add ? matmul_add : matmul)(&mm, &m, x, tokens, y);
+            activations_seen(types[k], tokens, x, COLS, xr);
             double worst = 0;
             for (int r = 0; r < ROWS; r++) {
                 dequantize_row(&m, r, row);
                 for (int tk = 0; tk < tokens; tk++) {
-                    double ref = 0;
-                    for (int c = 0; c < COLS; c++) ref += (double)row[c] * x[tk * COLS + c];
+                    double ref = add;
+                    for (int i = 0; i < COLS; i++) ref += (double)row[i] * xr[tk * COLS + i];
                     worst = fmax(worst, fabs(y[(size_t)tk * ROWS + r] - ref));
                 }
             }
-            CHECK(t, worst < 1e-5, "%s, %d tokens: worst |y - ref| %.3g",
-                  tensor_type_name(types[k]), tokens, worst);
+            CHECK(t, worst < 1e-5, "%s, %d tokens%s: worst |y - ref| %.3g",
+                  tensor_type_name(types[k]), tokens, add ? " added" : "", worst);
         }
     }
     matmul_free(&mm);
     thread_pool_free(pool);
-    free(wf), free(x), free(y), free(row), free(wq);
+    free(wf), free(x), free(xr), free(y), free(row), free(wq);
 }
 
 static void test_sampler_distribution(TestContext *t) {
