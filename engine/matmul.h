@@ -1,6 +1,8 @@
 /* matmul.h — weight x activations for a block of tokens: OpenBLAS sgemm for F32 weights
- * (and for quantised weights, dequantised a tile of rows at a time) when the block is
- * large, and the pool's own row-parallel kernels when it is one or a few tokens. The pool
+ * (and F16 weights, dequantised a tile of rows at a time) when the block is large, the
+ * pool's own row-parallel kernels when it is one or a few tokens; Q8_0/Q4_0 weights take
+ * the integer kernels of qgemm.c for every block where they are tiled (AVX-512 VNNI), and
+ * sgemm over dequantised tiles for large blocks elsewhere. The pool
  * splits the weight rows: one contiguous share per thread for F32 sgemm (each call repacks
  * the activations), tiles handed out one at a time for quantised sgemm, a few chunks per
  * thread for the row kernels. */

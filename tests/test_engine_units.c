@@ -415,6 +415,89 @@ static void test_matmul_quantised_blocks(TestContext *t) {
     free(wf), free(x), free(xr), free(y), free(row), free(wq);
 }
 
+/* Q8_0 and Q4_0 weights at the ends of their ranges (int8 -128 and 127, codes 0 and 15)
+ * against activations at +-127, every scale 1: the products are integers, exact in float
+ * (|y| <= 128 * 127 * 64 < 2^24), so y must equal the integer sum. Row 0 x token 0 by hand:
+ * -128 * 127 * 64 = -1040384 (Q8_0) and -8 * 127 * 64 = -65024 (Q4_0). Five rows and five
+ * tokens: a whole tile of 4 x 4 and the single rows and tokens past it, each token alone
+ * too (a decode step). */
+enum { EXT_ROWS = 5, EXT_COLS = 64, EXT_TOKENS = 5 };
+
+static int extreme_weight(int r, int i, int q4) { /* the integer value, -128/127 or -8/7 */
+    int low = q4 ? -8 : -128, high = q4 ? 7 : 127;
+    switch (r) {
+    case 0: return low;
+    case 1: return high;
+    case 2: return i % 2 ? high : low;
+    case 3: return i < 32 ? low : high;
+    default: return (i * 7) % 3 == 0 ? low : 0;
+    }
+}
+
+static float extreme_activation(int t, int i) {
+    switch (t) {
+    case 0: return 127.0f;
+    case 1: return -127.0f;
+    case 2: return i % 2 ? -127.0f : 127.0f;
+    case 3: return i % 32 == 31 ? 127.0f : (float)(i % 32 - 16);
+    default: return i == 0 ? 127.0f : i == 32 ? -127.0f : 0.0f;
+    }
+}
+
+static void encode_extreme_rows(int q4, unsigned char *w) {
+    uint16_t one = 0x3C00;
+    int block_bytes = q4 ? 18 : 34;
+    for (int r = 0; r < EXT_ROWS; r++)
+        for (int b = 0; b < EXT_COLS / 32; b++) {
+            unsigned char *block = w + (size_t)(r * (EXT_COLS / 32) + b) * block_bytes;
+            memcpy(block, &one, 2);
+            for (int j = 0; j < (q4 ? 16 : 32); j++) {
+                int v = extreme_weight(r, b * 32 + j, q4);
+                if (!q4) { block[2 + j] = (unsigned char)(int8_t)v; continue; }
+                int high = extreme_weight(r, b * 32 + j + 16, q4);
+                block[2 + j] = (unsigned char)((v + 8) | ((high + 8) << 4));
+            }
+        }
+}
+
+static void test_quantised_extremes(TestContext *t) {
+    unsigned char w[EXT_ROWS * (EXT_COLS / 32) * 34];
+    float x[EXT_TOKENS * EXT_COLS], y[EXT_TOKENS * EXT_ROWS];
+    for (int tk = 0; tk < EXT_TOKENS; tk++)
+        for (int i = 0; i < EXT_COLS; i++) x[tk * EXT_COLS + i] = extreme_activation(tk, i);
+    char err[256];
+    ThreadPool *pool = thread_pool_create(2, err, sizeof err);
+    Matmul mm;
+    REQUIRE(t, pool && matmul_init(&mm, pool, EXT_COLS, EXT_TOKENS, err, sizeof err) == 0,
+            "%s", err);
+    for (int q4 = 0; q4 <= 1; q4++) {
+        encode_extreme_rows(q4, w);
+        Matrix m = {w, q4 ? TENSOR_Q4_0 : TENSOR_Q8_0, EXT_ROWS, EXT_COLS};
+        for (int alone = 0; alone <= 1; alone++) {
+            if (alone)
+                for (int tk = 0; tk < EXT_TOKENS; tk++)
+                    matmul(&mm, &m, x + tk * EXT_COLS, 1, y + tk * EXT_ROWS);
+            else matmul(&mm, &m, x, EXT_TOKENS, y);
+            int wrong = 0;
+            for (int tk = 0; tk < EXT_TOKENS; tk++)
+                for (int r = 0; r < EXT_ROWS; r++) {
+                    long sum = 0;
+                    for (int i = 0; i < EXT_COLS; i++)
+                        sum += (long)extreme_weight(r, i, q4) * (long)extreme_activation(tk, i);
+                    wrong += y[tk * EXT_ROWS + r] != (float)sum;
+                }
+            CHECK(t, wrong == 0, "%s%s: %d of %d products differ from the integer sums",
+                  q4 ? "Q4_0" : "Q8_0", alone ? ", one token at a time" : "", wrong,
+                  EXT_ROWS * EXT_TOKENS);
+            float by_hand = q4 ? -65024.0f : -1040384.0f;
+            CHECK(t, y[0] == by_hand, "%s row 0 x token 0: %.1f, want %.1f",
+                  q4 ? "Q4_0" : "Q8_0", y[0], by_hand);
+        }
+    }
+    matmul_free(&mm);
+    thread_pool_free(pool);
+}
+
 static void test_sampler_distribution(TestContext *t) {
     char err[256];
     Sampler s;
@@ -501,6 +584,7 @@ static const TestCase engine_unit_tests[] = {
     {"negative_log_softmax", test_negative_log_softmax},
     {"q4_0_activation_dot", test_q4_0_activation_dot},
     {"matmul_quantised_blocks", test_matmul_quantised_blocks},
+    {"quantised_extremes", test_quantised_extremes},
     {"q8_0_scores_with_integer_query", test_q8_0_scores_with_integer_query},
     {"matmul_paths", test_matmul_paths},
     {"sampler_distribution", test_sampler_distribution},
