@@ -59,10 +59,13 @@ static inline uint16_t float_to_half_portable(float f) {
     return (uint16_t)(sign | ((rounded - 0x38000000u) >> 13));
 }
 
-/* The hardware conversion where the build target has it (x86 F16C); same results. */
+/* The hardware conversion where the build target has it (x86 F16C); same results. The
+ * value goes in with vmovd, which zero-extends: _cvtsh_ss compiles to a vpinsrw into
+ * whatever register held an earlier value, which chains each conversion in a loop to the
+ * load before it (the quantised kernels then ran at memory latency, not bandwidth). */
 static inline float half_to_float(uint16_t h) {
 #if defined(__F16C__)
-    return _cvtsh_ss(h);
+    return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h)));
 #else
     return half_to_float_portable(h);
 #endif
