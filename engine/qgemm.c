@@ -57,8 +57,7 @@ static void put(float *y, int accumulate, float value) { *y = accumulate ? *y + 
  * thread, 143.6 -> 149.8 on 2. */
 enum { PREFETCH_AHEAD = 4 };
 
-static void prefetch_rows(const Matrix *w, int r, int n_rows) {
-    size_t row_bytes = tensor_bytes(w->type, 1, w->cols);
+static void prefetch_rows(const Matrix *w, size_t row_bytes, int r, int n_rows) {
     const unsigned char *rows = (const unsigned char *)w->data + (size_t)r * row_bytes;
     for (size_t offset = 0; offset < (size_t)n_rows * row_bytes; offset += 64)
         __builtin_prefetch(rows + offset);
@@ -188,6 +187,7 @@ void qgemm_rows(const Matrix *w, const QuantizedActivations *qa, int row_begin, 
                 float *y, size_t y_stride, int accumulate) {
     TileJob job = {w, qa, y, y_stride, accumulate};
     float scales[TILE_ROWS * MAX_SCALED_BLOCKS];
+    size_t row_bytes = tensor_bytes(w->type, 1, w->cols);
     int tiled_end = row_begin + (row_end - row_begin) / TILE_ROWS * TILE_ROWS;
     for (int t0 = 0; t0 < qa->n_tokens; t0 += TOKEN_RUN) {
         int t1 = t0 + TOKEN_RUN < qa->n_tokens ? t0 + TOKEN_RUN : qa->n_tokens;
@@ -200,7 +200,7 @@ void qgemm_rows(const Matrix *w, const QuantizedActivations *qa, int row_begin, 
          * every token for the rows past the last whole tile */
         for (int r = full_end < t1 ? row_begin : tiled_end; r < row_end; r++) {
             int first = r < tiled_end ? full_end : t0;
-            if (r + PREFETCH_AHEAD < row_end) prefetch_rows(w, r + PREFETCH_AHEAD, 1);
+            if (r + PREFETCH_AHEAD < row_end) prefetch_rows(w, row_bytes, r + PREFETCH_AHEAD, 1);
             for (int t = first; t < t1; t++) one_row(&job, r, t);
         }
     }
@@ -221,8 +221,9 @@ static float pair_dot(const Matrix *w, const QuantizedActivations *qa, int r, in
 
 static void pairs(const Matrix *w, const QuantizedActivations *qa, int r0, int r1, float *y,
                   size_t y_stride, int accumulate) {
+    size_t row_bytes = tensor_bytes(w->type, 1, w->cols);
     for (int r = r0; r < r1; r++) {
-        if (r + PREFETCH_AHEAD < r1) prefetch_rows(w, r + PREFETCH_AHEAD, 1);
+        if (r + PREFETCH_AHEAD < r1) prefetch_rows(w, row_bytes, r + PREFETCH_AHEAD, 1);
         for (int t = 0; t < qa->n_tokens; t++)
             put(y + (size_t)t * y_stride + r, accumulate, pair_dot(w, qa, r, t));
     }
