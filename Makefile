@@ -5,8 +5,8 @@
 #   make test-portable  the same suite on the portable C kernels (no AVX2 / F16C)
 #   make test-avx2  the same suite on the AVX2 kernels alone (x86-64-v3: no AVX-512 VNNI
 #                   integer tiles), for machines whose -march=native builds only the latter
-#   make tsan       the thread pool's, attention's and the decoder's golden tests under
-#                   ThreadSanitizer
+#   make tsan       the thread pool's, attention's, the decoder's golden and the quantised
+#                   products' tests under ThreadSanitizer
 #   make bench      speed figures (never pass/fail)
 #   make demo       the README's first command: deps, build, generation, RoPE-mode perplexity
 
@@ -68,14 +68,16 @@ sanitize: deps
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 TEST_QUICK=1 \
 	    RUN_BIN=./build/san/run ./build/san/run_tests $(TEST_FILTER)
 
-# The lock-free chunk hand-out of the pool (threads.c) and the attention paths that run on
-# it, under ThreadSanitizer (the whole suite takes minutes there; these take seconds).
+# The lock-free chunk hand-out of the pool (threads.c) and the attention and quantised-matmul
+# paths that run on it, under ThreadSanitizer (the whole suite takes minutes there; these take
+# seconds).
 tsan: deps
 	$(MAKE) BUILD=build/tsan OPT="-O1 -march=native -fsanitize=thread" LDFLAGS="-fsanitize=thread" \
 	    build/tsan/run build/tsan/run_tests
 	TSAN_OPTIONS=halt_on_error=1 TEST_QUICK=1 RUN_BIN=./build/tsan/run ./build/tsan/run_tests parallel_for
 	TSAN_OPTIONS=halt_on_error=1 TEST_QUICK=1 RUN_BIN=./build/tsan/run ./build/tsan/run_tests attention.
 	TSAN_OPTIONS=halt_on_error=1 TEST_QUICK=1 RUN_BIN=./build/tsan/run ./build/tsan/run_tests engine_golden.
+	TSAN_OPTIONS=halt_on_error=1 TEST_QUICK=1 RUN_BIN=./build/tsan/run ./build/tsan/run_tests quantised
 
 # The portable C kernels (no -march=native, so no AVX2/F16C paths) through the same suite.
 test-portable: deps
