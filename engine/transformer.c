@@ -79,10 +79,12 @@ static int build_key_angles(Transformer *t) {
 void transformer_memory_plan(const Config *config, const EngineOptions *options,
                              EngineMemory *plan) {
     AttentionSpec spec = attention_spec(config, options);
+    /* transformer_create never takes a block larger than the context */
+    int batch = options->max_batch < options->context ? options->max_batch : options->context;
     plan->kv_cache = kvcache_bytes(options->kv_type, config->n_layers, options->context,
                                    config->n_kv_heads * config->head_dim);
-    plan->activations = activation_floats(config, options->max_batch) * sizeof(float) +
-                        matmul_scratch_bytes(max_cols(config), options->max_batch, options->threads) +
+    plan->activations = activation_floats(config, batch) * sizeof(float) +
+                        matmul_scratch_bytes(max_cols(config), batch, options->threads) +
                         attention_scratch_bytes(&spec, options->context, options->threads) +
                         key_angle_bytes(options);
     plan->total = plan->kv_cache + plan->activations;
