@@ -178,6 +178,29 @@ static void multiply(Matmul *mm, const Matrix *w, const float *x, int n_tokens, 
     parallel_for(mm->pool, w->rows, chunk, sgemm_slice, &job);
 }
 
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#define ROW_KERNELS "AVX2/F16C"
+#else
+#define ROW_KERNELS "portable C"
+#endif
+
+const char *matmul_kernels(void) {
+    if (qgemm_has_tiles()) return "avx512-vnni";
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+    return "avx2";
+#else
+    return "portable";
+#endif
+}
+
+const char *matmul_kernels_description(void) {
+    if (qgemm_has_tiles())
+        return "Q8_0/Q4_0 x Q8_0 activations as AVX-512 VNNI integer tiles for every block; "
+               "F32/F16 " ROW_KERNELS " row kernels below 4 tokens, OpenBLAS sgemm from 4";
+    return "Q8_0/Q4_0 x Q8_0 activations in " ROW_KERNELS " row kernels below 16/32 tokens, "
+           "then sgemm over dequantised tiles; F32/F16 row kernels below 4 tokens, sgemm from 4";
+}
+
 void matmul(Matmul *mm, const Matrix *w, const float *x, int n_tokens, float *y) {
     multiply(mm, w, x, n_tokens, y, 0);
 }

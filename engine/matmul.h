@@ -29,6 +29,12 @@ int matmul_init(Matmul *mm, ThreadPool *pool, int max_cols, int max_tokens, char
 void matmul_free(Matmul *mm);
 size_t matmul_scratch_bytes(int max_cols, int max_tokens, int threads);
 
+/* The kernel set this build runs: "avx512-vnni" (integer tiles for Q8_0/Q4_0 at every block
+ * size), "avx2" (AVX2/F16C row kernels; quantised blocks as sgemm over dequantised tiles) or
+ * "portable"; and a sentence saying what each weight type takes. */
+const char *matmul_kernels(void);
+const char *matmul_kernels_description(void);
+
 /* y[t * w->rows + r] = sum_c W[r][c] * x[t * w->cols + c] for t < n_tokens. */
 void matmul(Matmul *mm, const Matrix *w, const float *x, int n_tokens, float *y);
 /* The same added into y (the residual stream: no separate pass to add it). */

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../engine/matmul.h"
 #include "../models/gguf.h"
 #include "../tools/run_args.h"
 #include "../util/errors.h"
@@ -736,6 +737,34 @@ static void test_tiny_llama2c_runs(TestContext *t) {
     CHECK(t, strstr(r.err, "error") == NULL, "error on success: %.300s", r.err);
 }
 
+/* --bench --json on the project's model: one object with the fields issue 5 asks for, the
+ * settings it was asked for, and the kernel set of this build (the same library as the
+ * tests: matmul_kernels), which the settings on stderr name too. */
+static void test_bench_json(TestContext *t) {
+    if (!need_kjv(t)) return;
+    static RunResult r;
+    run_args(&r, KJV, "--bench", "--bench-prompt", "8", "--bench-gen", "3", "--bench-depth", "5",
+             "--bench-repeats", "1", "-t", "1", "--kv-type", "q8_0", "--json", NULL);
+    REQUIRE(t, r.code == 0, "--bench --json failed (%d): %.300s", r.code, r.err);
+    JsonValue *doc = json_parse(r.out);
+    REQUIRE(t, doc != NULL, "--bench --json is not JSON: %.300s", r.out);
+    CHECK(t, json_number(doc, "prefill_tps", 0) > 0 && json_number(doc, "decode_tps", 0) > 0,
+          "speeds: %.300s", r.out);
+    CHECK(t, json_number(doc, "depth", -1) == 5 && json_number(doc, "threads", 0) == 1 &&
+          json_number(doc, "prompt", 0) == 8 && json_number(doc, "gen", 0) == 3,
+          "settings: %.300s", r.out);
+    CHECK(t, json_number(doc, "model_bytes", 0) > 1e6, "model_bytes: %.300s", r.out);
+    const JsonValue *kv = json_get(doc, "kv_type"), *kernels = json_get(doc, "kernels");
+    CHECK(t, kv && kv->kind == JSON_STRING && !strcmp(kv->string, "q8_0"), "kv_type: %.300s",
+          r.out);
+    CHECK(t, kernels && kernels->kind == JSON_STRING && !strcmp(kernels->string, matmul_kernels()),
+          "kernels: %.300s (this build: %s)", r.out, matmul_kernels());
+    char line[64];
+    snprintf(line, sizeof line, "kernels: %s (", matmul_kernels());
+    CHECK(t, strstr(r.err, line) != NULL, "settings do not name the kernels: %.400s", r.err);
+    json_free(doc);
+}
+
 /* --print-rope --json: theta_k = 10000^(-2k/64) (k = 0..31), by hand: pair 1 is
  * exp(-ln(10000)/32) = 0.7498942093324559, pair 16 is 10000^(-1/2) = 0.01, pair 31 is
  * 10^(-3.875) = 1.333521432163324e-4; linear scaling by 4 divides each by 4. */
@@ -794,6 +823,7 @@ static const TestCase cli_tests[] = {
     {"greedy_repeats", test_greedy_repeats},
     {"tiny_llama2c_runs", test_tiny_llama2c_runs},
     {"print_rope_json", test_print_rope_json},
+    {"bench_json", test_bench_json},
     {NULL, NULL},
 };
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "../engine/matmul.h"
 #include "../util/errors.h"
 #include "run_generate.h"
 
@@ -67,9 +68,10 @@ int run_bench(Session *s, const RunOptions *o, char *err, size_t n) {
         double p = median(prefill_tps, o->bench_repeats), d = median(decode_tps, o->bench_repeats);
         if (o->ppl.format == PPL_FORMAT_JSON)
             printf("{\"prefill_tps\": %.2f, \"decode_tps\": %.2f, \"depth\": %d, \"threads\": %d, "
-                   "\"prompt\": %d, \"gen\": %d, \"kv_type\": \"%s\", \"model_bytes\": %zu}\n",
+                   "\"prompt\": %d, \"gen\": %d, \"kv_type\": \"%s\", \"model_bytes\": %zu, "
+                   "\"kernels\": \"%s\"}\n",
                    p, d, o->bench_depth, s->engine.threads, o->bench_prompt, o->bench_gen,
-                   kv_type_name(s->engine.kv_type), s->model.weight_bytes);
+                   kv_type_name(s->engine.kv_type), s->model.weight_bytes, matmul_kernels());
         else
             printf("prefill %d tokens: %.1f tok/s | decode %d tokens at depth %d: %.1f tok/s "
                    "(%.2f ms/token) | %d threads, median of %d\n", o->bench_prompt, p, o->bench_gen,

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../engine/matmul.h"
 #include "../util/errors.h"
 
 static int ends_with(const char *s, const char *suffix) {
@@ -130,6 +131,7 @@ static void print_settings(const Session *s, FILE *out) {
             overflow_names[s->engine.overflow]);
     if (s->engine.overflow != OVERFLOW_STOP) fprintf(out, " (keep %d)", s->engine.keep);
     fprintf(out, "\n");
+    fprintf(out, "kernels: %s (%s)\n", matmul_kernels(), matmul_kernels_description());
 }
 
 /* The settings and the memory plan, into s->settings_text; -1 with a message when the
