@@ -10,6 +10,8 @@
  * is left without either form. */
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
+
+#include "simd.h"
 #define HAVE_AVX2_KERNELS 1
 
 /* 8 int8 -> 8 floats */
@@ -56,13 +58,6 @@ float max_of(const float *x, int n) {
 }
 
 #ifdef HAVE_AVX2_KERNELS
-static float horizontal_sum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
 /* exp_nonpositive on 8 lanes, the same steps (GCC does not vectorise the scalar one). */
 static inline __m256 exp_nonpositive8(__m256 x) {
     __m256 c = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_setzero_ps());
@@ -269,14 +264,6 @@ static __m256 block_dot_i8v(__m256i x, __m256i y) {
 static __m256 block_dot_i8(const int8_t *a, const int8_t *b) {
     return block_dot_i8v(_mm256_loadu_si256((const __m256i *)a),
                          _mm256_loadu_si256((const __m256i *)b));
-}
-
-/* A Q4_0 block's 16 bytes as its 32 codes 0..15 in order: low nibbles are values 0..15,
- * high nibbles 16..31. Unsigned, they go straight into vpmaddubsw against the signed x. */
-static __m256i q4_0_codes(const unsigned char *nibbles) {
-    __m128i packed = _mm_loadu_si128((const __m128i *)nibbles);
-    __m256i both = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
-    return _mm256_and_si256(both, _mm256_set1_epi8(0x0f));
 }
 
 float dot_q4_0_q8_0(const unsigned char *w, const unsigned char *xq, const float *x_sums,
@@ -610,13 +597,14 @@ void quantize_row_q8_0(const float *x, int n, unsigned char *out) {
     }
 }
 
-void q8_0_block_sums(const unsigned char *xq, int cols, float *x_sums) {
+void q8_0_block_sums(const unsigned char *xq, int cols, float *x_sums, int32_t *totals) {
     for (int b = 0; b < cols / QK_BLOCK; b++, xq += Q8_0_BLOCK_BYTES) {
         float d = half_to_float(read_u16(xq));
         int32_t total = 0;
         for (int i = 0; i < QK_BLOCK; i++) total += (int8_t)xq[2 + i];
         x_sums[2 * b] = d;
         x_sums[2 * b + 1] = 8.0f * d * (float)total;
+        if (totals) totals[b] = total;
     }
 }
 

@@ -66,7 +66,8 @@ float dot_q8_0_q8_0(const unsigned char *w, const unsigned char *xq, int cols);
  * token rather than once per row. */
 float dot_q4_0_q8_0(const unsigned char *w, const unsigned char *xq, const float *x_sums,
                     int cols);
-void q8_0_block_sums(const unsigned char *xq, int cols, float *x_sums);
+/* ... and, when totals is not NULL, each block's integer sum q_x there too. */
+void q8_0_block_sums(const unsigned char *xq, int cols, float *x_sums, int32_t *totals);
 
 /* 1 when none of x[0..n) is NaN or infinite (one vectorised pass). */
 int all_finite(const float *x, size_t n);

@@ -17,7 +17,7 @@ static size_t x_row_bytes(int cols) { return (size_t)(cols / QK_BLOCK) * Q8_0_BY
 
 size_t qgemm_activation_bytes(int max_tokens, int max_cols) {
     size_t blocks = (size_t)max_tokens * (size_t)(max_cols / QK_BLOCK);
-    return blocks * (Q8_0_BYTES + 2 * sizeof(float) + sizeof(int32_t)) + 2 * sizeof(float);
+    return blocks * (Q8_0_BYTES + 2 * sizeof(float) + sizeof(int32_t));
 }
 
 void qgemm_activations_init(QuantizedActivations *qa, void *buffer, int max_tokens,
@@ -34,19 +34,13 @@ void qgemm_activations_init(QuantizedActivations *qa, void *buffer, int max_toke
 
 void qgemm_quantize(QuantizedActivations *qa, const float *x, int begin, int end) {
     int blocks = qa->cols / QK_BLOCK;
-    float offset = qa->weights == TENSOR_Q4_0 ? 8.0f : 128.0f;
+    int32_t offset = qa->weights == TENSOR_Q4_0 ? 8 : 128;
     for (int t = begin; t < end; t++) {
         unsigned char *xq = qa->blocks + (size_t)t * x_row_bytes(qa->cols);
-        float *sums = qa->sums + (size_t)t * 2 * blocks;
-        quantize_row_q8_0(x + (size_t)t * qa->cols, qa->cols, xq);
-        q8_0_block_sums(xq, qa->cols, sums);
-        /* sums[2b + 1] = 8 d sum q: recover the integer sum exactly from the bytes instead */
         int32_t *offsets = qa->offsets + (size_t)t * blocks;
-        for (int b = 0; b < blocks; b++) {
-            int32_t total = 0;
-            for (int i = 0; i < QK_BLOCK; i++) total += (int8_t)xq[b * Q8_0_BYTES + 2 + i];
-            offsets[b] = -(int32_t)offset * total;
-        }
+        quantize_row_q8_0(x + (size_t)t * qa->cols, qa->cols, xq);
+        q8_0_block_sums(xq, qa->cols, qa->sums + (size_t)t * 2 * blocks, offsets);
+        for (int b = 0; b < blocks; b++) offsets[b] *= -offset; /* the sums, made corrections */
     }
 }
 
@@ -64,36 +58,23 @@ static void prefetch_rows(const Matrix *w, size_t row_bytes, int r, int n_rows) 
 }
 
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__) && defined(__F16C__)
-#include <immintrin.h>
+#include "simd.h"
 
 int qgemm_has_tiles(void) { return 1; }
-
-static float horizontal_sum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 /* A weight block's 32 values as unsigned bytes: Q8_0's int8 plus 128 (flipping the sign
  * bit), Q4_0's codes 0..15 in value order (low nibbles are values 0..15, high 16..31). */
 static inline __m256i unsigned_weights(const unsigned char *block, int q4) {
-    if (!q4)
-        return _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(block + 2)),
-                                _mm256_set1_epi8((char)0x80));
-    __m128i packed = _mm_loadu_si128((const __m128i *)(block + 2));
-    __m256i both = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
-    return _mm256_and_si256(both, _mm256_set1_epi8(0x0f));
+    if (q4) return q4_0_codes(block + 2);
+    return _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(block + 2)),
+                            _mm256_set1_epi8((char)0x80));
 }
 
-/* An f16 scale broadcast to 8 floats. vmovd zero-extends, so unlike a vpinsrw into some
- * register (what _cvtsh_ss compiles to) it starts no dependency chain from one block's
- * loads to the next: with that chain a decode step ran at memory latency, not bandwidth
- * (110M Q8_0, 1 thread: 64 against 145 tok/s). */
-static inline __m256 broadcast_half(const unsigned char *p) {
+/* A block's f16 scale as a float (half_to_float: no dependency chain between blocks). */
+static inline float block_scale(const unsigned char *block) {
     uint16_t d;
-    memcpy(&d, p, 2);
-    return _mm256_broadcastss_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(d)));
+    memcpy(&d, block, 2);
+    return half_to_float(d);
 }
 
 typedef struct {
@@ -131,8 +112,7 @@ tile(const TileJob *job, int r0, int t0, const int nr, const int nt, const int q
         for (int i = 0; i < nr; i++) {
             const unsigned char *block = rows + i * row_bytes + (size_t)b * block_bytes;
             wv[i] = unsigned_weights(block, q4);
-            dw[i] = row_scales ? _mm256_broadcast_ss(row_scales + i * blocks + b)
-                               : broadcast_half(block);
+            dw[i] = _mm256_set1_ps(row_scales ? row_scales[i * blocks + b] : block_scale(block));
         }
 #pragma GCC unroll 4
         for (int j = 0; j < nt; j++) {
@@ -168,11 +148,7 @@ static const float *tile_scales(const Matrix *w, int r0, float *out) {
     int blocks = w->cols / QK_BLOCK, block_bytes = w->type == TENSOR_Q4_0 ? Q4_0_BYTES : Q8_0_BYTES;
     if (blocks > MAX_SCALED_BLOCKS) return NULL;
     const unsigned char *rows = (const unsigned char *)w->data + tensor_bytes(w->type, r0, w->cols);
-    for (int k = 0; k < TILE_ROWS * blocks; k++) {
-        uint16_t d;
-        memcpy(&d, rows + (size_t)k * block_bytes, 2);
-        out[k] = half_to_float(d);
-    }
+    for (int k = 0; k < TILE_ROWS * blocks; k++) out[k] = block_scale(rows + (size_t)k * block_bytes);
     return out;
 }
 

@@ -250,13 +250,13 @@ static void test_q4_0_activation_dot(TestContext *t) {
     float sums[2 * 3];
     memcpy(xq, &one, 2);
     memset(xq + 2, 1, 32);
-    q8_0_block_sums(xq, 32, sums);
+    q8_0_block_sums(xq, 32, sums, NULL);
     CHECK(t, sums[0] == 1.0f && sums[1] == 256.0f, "sums of ones %g %g", sums[0], sums[1]);
     CHECK(t, dot_q4_0_q8_0(w, xq, sums, 32) == -32.0f, "q4 x ones %g",
           dot_q4_0_q8_0(w, xq, sums, 32));
     memcpy(xq, &half, 2);
     for (int i = 0; i < 32; i++) xq[2 + i] = (unsigned char)(int8_t)(i - 16);
-    q8_0_block_sums(xq, 32, sums);
+    q8_0_block_sums(xq, 32, sums, NULL);
     CHECK(t, sums[0] == 0.5f && sums[1] == -64.0f, "sums of the ramp %g %g", sums[0], sums[1]);
     CHECK(t, dot_q4_0_q8_0(w, xq, sums, 32) == 8.0f, "q4 x ramp %g",
           dot_q4_0_q8_0(w, xq, sums, 32));
@@ -275,7 +275,7 @@ static void test_q4_0_activation_dot(TestContext *t) {
     dequantize_row(&mx, 0, xf);
     double exact = 0;
     for (int i = 0; i < COLS; i++) exact += (double)wf[i] * xf[i];
-    q8_0_block_sums(xq, COLS, sums);
+    q8_0_block_sums(xq, COLS, sums, NULL);
     float got = dot_q4_0_q8_0(w, xq, sums, COLS);
     CHECK(t, fabs(got - exact) < 1e-5, "q4 x q8 dot %.8g vs %.8g", got, exact);
 }

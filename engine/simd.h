@@ -1,0 +1,25 @@
+/* simd.h — the small AVX2 pieces more than one kernel file needs (ops.c, qgemm.c): a
+ * horizontal sum of 8 floats and a Q4_0 block's nibbles as 32 bytes in value order.
+ * Included only where __AVX2__ and __F16C__ are defined. */
+#ifndef ROPEWALK_SIMD_H
+#define ROPEWALK_SIMD_H
+
+#include <immintrin.h>
+
+static inline float horizontal_sum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* A Q4_0 block's 16 bytes as its 32 codes 0..15 in order: low nibbles are values 0..15,
+ * high nibbles 16..31. Unsigned, they go straight into vpmaddubsw / vpdpbusd against the
+ * signed activations. */
+static inline __m256i q4_0_codes(const unsigned char *nibbles) {
+    __m128i packed = _mm_loadu_si128((const __m128i *)nibbles);
+    __m256i both = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
+    return _mm256_and_si256(both, _mm256_set1_epi8(0x0f));
+}
+
+#endif
