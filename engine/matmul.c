@@ -143,15 +143,27 @@ static int sgemm_min_tokens(TensorType type) {
                                                                    : SGEMM_FROM_FLOAT;
 }
 
-/* Q8_0 / Q4_0 weights: the tokens' activations quantised to Q8_0 (across the pool when
- * there are many), then tiles of rows against them. */
-static void multiply_quantised(Matmul *mm, const Matrix *w, const float *x, int n_tokens,
-                               float *y, int accumulate) {
+/* Q8_0 / Q4_0 weights take the integer kernels: for every block where they are tiled, and
+ * for blocks below sgemm elsewhere. */
+static int takes_integer_kernels(const Matrix *w, int n_tokens) {
+    int quantised = w->type == TENSOR_Q8_0 || w->type == TENSOR_Q4_0;
+    return quantised && (n_tokens < sgemm_min_tokens(w->type) || qgemm_has_tiles());
+}
+
+/* The tokens' activations quantised to Q8_0 for weights like w (across the pool when there
+ * are many), into mm->qa. */
+static void quantise_activations(Matmul *mm, const Matrix *w, const float *x, int n_tokens) {
     mm->qa.n_tokens = n_tokens;
     mm->qa.cols = w->cols;
     mm->qa.weights = w->type;
-    RowJob job = {w, x, y, n_tokens, NULL, accumulate, &mm->qa};
+    RowJob job = {w, x, NULL, n_tokens, NULL, 0, &mm->qa};
     parallel_for(mm->pool, n_tokens, min_chunk_for_cost(4.0 * w->cols), quantise_tokens, &job);
+}
+
+/* Tiles of w's rows against the activations in mm->qa. */
+static void multiply_quantised(Matmul *mm, const Matrix *w, int n_tokens, float *y,
+                               int accumulate) {
+    RowJob job = {w, NULL, y, n_tokens, NULL, accumulate, &mm->qa};
     int units = (w->rows + QGEMM_ROW_UNIT - 1) / QGEMM_ROW_UNIT;
     parallel_for(mm->pool, units,
                  min_chunk_for_cost((double)QGEMM_ROW_UNIT * w->cols * n_tokens), row_tiles_q8,
@@ -160,13 +172,12 @@ static void multiply_quantised(Matmul *mm, const Matrix *w, const float *x, int 
 
 static void multiply(Matmul *mm, const Matrix *w, const float *x, int n_tokens, float *y,
                      int accumulate) {
-    int below_sgemm = n_tokens < sgemm_min_tokens(w->type);
-    int quantised = w->type == TENSOR_Q8_0 || w->type == TENSOR_Q4_0;
-    if (quantised && (below_sgemm || qgemm_has_tiles())) {
-        multiply_quantised(mm, w, x, n_tokens, y, accumulate);
+    if (takes_integer_kernels(w, n_tokens)) {
+        quantise_activations(mm, w, x, n_tokens);
+        multiply_quantised(mm, w, n_tokens, y, accumulate);
         return;
     }
-    if (below_sgemm) {
+    if (n_tokens < sgemm_min_tokens(w->type)) {
         RowJob job = {w, x, y, n_tokens, NULL, accumulate, NULL};
         parallel_for(mm->pool, w->rows, min_chunk_for_cost((double)w->cols * n_tokens), row_dots,
                      &job);
@@ -178,20 +189,34 @@ static void multiply(Matmul *mm, const Matrix *w, const float *x, int n_tokens, 
     parallel_for(mm->pool, w->rows, chunk, sgemm_slice, &job);
 }
 
+/* Matrices of one type and width over the same activations share their quantisation. */
+static int share_quantisation(const Matrix *const ws[], int count, int n_tokens) {
+    for (int i = 0; i < count; i++)
+        if (!takes_integer_kernels(ws[i], n_tokens) || ws[i]->type != ws[0]->type ||
+            ws[i]->cols != ws[0]->cols)
+            return 0;
+    return 1;
+}
+
+void matmul_shared_input(Matmul *mm, const Matrix *const ws[], float *const ys[], int count,
+                         const float *x, int n_tokens) {
+    if (count > 0 && share_quantisation(ws, count, n_tokens)) {
+        quantise_activations(mm, ws[0], x, n_tokens);
+        for (int i = 0; i < count; i++) multiply_quantised(mm, ws[i], n_tokens, ys[i], 0);
+        return;
+    }
+    for (int i = 0; i < count; i++) multiply(mm, ws[i], x, n_tokens, ys[i], 0);
+}
+
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #define ROW_KERNELS "AVX2/F16C"
+#define ROW_KERNELS_NAME "avx2"
 #else
 #define ROW_KERNELS "portable C"
+#define ROW_KERNELS_NAME "portable"
 #endif
 
-const char *matmul_kernels(void) {
-    if (qgemm_has_tiles()) return "avx512-vnni";
-#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
-    return "avx2";
-#else
-    return "portable";
-#endif
-}
+const char *matmul_kernels(void) { return qgemm_has_tiles() ? "avx512-vnni" : ROW_KERNELS_NAME; }
 
 const char *matmul_kernels_description(void) {
     if (qgemm_has_tiles())

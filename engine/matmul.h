@@ -37,6 +37,10 @@ const char *matmul_kernels_description(void);
 
 /* y[t * w->rows + r] = sum_c W[r][c] * x[t * w->cols + c] for t < n_tokens. */
 void matmul(Matmul *mm, const Matrix *w, const float *x, int n_tokens, float *y);
+/* matmul of `count` matrices over the same x into ys[i] (a layer's wq/wk/wv, or w1/w3):
+ * for Q8_0/Q4_0 weights of one type and width x is quantised once for all of them. */
+void matmul_shared_input(Matmul *mm, const Matrix *const ws[], float *const ys[], int count,
+                         const float *x, int n_tokens);
 /* The same added into y (the residual stream: no separate pass to add it). */
 void matmul_add(Matmul *mm, const Matrix *w, const float *x, int n_tokens, float *y);
 

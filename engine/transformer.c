@@ -273,9 +273,9 @@ static void attention_layer(Transformer *t, const LayerWeights *w, int layer, in
     Activations *a = &t->act;
     TokenStep step = {t, w->rms_att, layer, pos};
     for_token_ranges(t, n, norm_tokens, &step);
-    matmul(&t->matmul, &w->wq, a->xb, n, a->q);
-    matmul(&t->matmul, &w->wk, a->xb, n, a->k);
-    matmul(&t->matmul, &w->wv, a->xb, n, a->v);
+    const Matrix *qkv[3] = {&w->wq, &w->wk, &w->wv};
+    float *const qkv_out[3] = {a->q, a->k, a->v};
+    matmul_shared_input(&t->matmul, qkv, qkv_out, 3, a->xb, n);
     for_token_ranges(t, n, rotate_and_store_tokens, &step);
     attention_block(t->pool, &t->attention, &t->attention_scratch, &t->cache, layer, a->q, n,
                     pos, a->att);
@@ -286,8 +286,9 @@ static void ffn_layer(Transformer *t, const LayerWeights *w, int n) {
     Activations *a = &t->act;
     TokenStep step = {t, w->rms_ffn, 0, 0};
     for_token_ranges(t, n, norm_tokens, &step);
-    matmul(&t->matmul, &w->w1, a->xb, n, a->gate);
-    matmul(&t->matmul, &w->w3, a->xb, n, a->up);
+    const Matrix *gate_up[2] = {&w->w1, &w->w3};
+    float *const gate_up_out[2] = {a->gate, a->up};
+    matmul_shared_input(&t->matmul, gate_up, gate_up_out, 2, a->xb, n);
     for_token_ranges(t, n, swiglu_tokens, &step);
     matmul_add(&t->matmul, &w->w2, a->gate, n, a->x);
 }

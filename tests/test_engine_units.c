@@ -415,6 +415,49 @@ static void test_matmul_quantised_blocks(TestContext *t) {
     free(wf), free(x), free(xr), free(y), free(row), free(wq);
 }
 
+/* matmul_shared_input: a layer's wq/wk/wv (or w1/w3) over one x. When they are quantised
+ * alike, x is quantised once for all; the products are then the ones matmul gives each
+ * matrix alone (checked against double sums in matmul_quantised_blocks), bit for bit. A
+ * mix of types takes each matrix its own way, with the same result. 1 and 9 tokens. */
+static void test_matmul_shared_input(TestContext *t) {
+    enum { COLS = 96, TOKENS = 9, MATS = 3 };
+    const int rows[MATS] = {40, 17, 8};
+    float wf[40 * COLS], x[TOKENS * COLS], alone[TOKENS * 40], shared[MATS][TOKENS * 40];
+    unsigned char wq[MATS][40 * COLS * 2];
+    srand(13);
+    for (int i = 0; i < 40 * COLS; i++) wf[i] = (float)rand() / RAND_MAX - 0.5f;
+    for (int i = 0; i < TOKENS * COLS; i++) x[i] = (float)rand() / RAND_MAX * 2.0f - 1.0f;
+    char err[256];
+    ThreadPool *pool = thread_pool_create(2, err, sizeof err);
+    Matmul mm;
+    REQUIRE(t, pool && matmul_init(&mm, pool, COLS, TOKENS, err, sizeof err) == 0, "%s", err);
+    const TensorType sets[3][MATS] = {{TENSOR_Q8_0, TENSOR_Q8_0, TENSOR_Q8_0},
+                                      {TENSOR_Q4_0, TENSOR_Q4_0, TENSOR_Q4_0},
+                                      {TENSOR_Q8_0, TENSOR_F16, TENSOR_Q4_0}};
+    for (int set = 0; set < 3; set++) {
+        Matrix m[MATS];
+        const Matrix *ms[MATS];
+        float *ys[MATS];
+        for (int k = 0; k < MATS; k++) {
+            encode_rows(sets[set][k], wf, rows[k], COLS, wq[k]);
+            m[k] = (Matrix){wq[k], sets[set][k], rows[k], COLS};
+            ms[k] = &m[k];
+            ys[k] = shared[k];
+        }
+        for (int tokens = 1; tokens <= TOKENS; tokens += TOKENS - 1) {
+            matmul_shared_input(&mm, ms, ys, MATS, x, tokens);
+            for (int k = 0; k < MATS; k++) {
+                matmul(&mm, &m[k], x, tokens, alone);
+                CHECK(t, !memcmp(alone, shared[k], sizeof(float) * (size_t)tokens * rows[k]),
+                      "set %d, matrix %d (%s), %d tokens: shared input differs from alone",
+                      set, k, tensor_type_name(m[k].type), tokens);
+            }
+        }
+    }
+    matmul_free(&mm);
+    thread_pool_free(pool);
+}
+
 /* Q8_0 and Q4_0 weights at the ends of their ranges (int8 -128 and 127, codes 0 and 15)
  * against activations at +-127, every scale 1: the products are integers, exact in float
  * (|y| <= 128 * 127 * 64 < 2^24), so y must equal the integer sum. Row 0 x token 0 by hand:
@@ -585,6 +628,7 @@ static const TestCase engine_unit_tests[] = {
     {"q4_0_activation_dot", test_q4_0_activation_dot},
     {"matmul_quantised_blocks", test_matmul_quantised_blocks},
     {"quantised_extremes", test_quantised_extremes},
+    {"matmul_shared_input", test_matmul_shared_input},
     {"q8_0_scores_with_integer_query", test_q8_0_scores_with_integer_query},
     {"matmul_paths", test_matmul_paths},
     {"sampler_distribution", test_sampler_distribution},
