@@ -76,11 +76,14 @@ static int build_key_angles(Transformer *t) {
     return 0;
 }
 
+int transformer_block_limit(const EngineOptions *options) {
+    return options->max_batch < options->context ? options->max_batch : options->context;
+}
+
 void transformer_memory_plan(const Config *config, const EngineOptions *options,
                              EngineMemory *plan) {
     AttentionSpec spec = attention_spec(config, options);
-    /* transformer_create never takes a block larger than the context */
-    int batch = options->max_batch < options->context ? options->max_batch : options->context;
+    int batch = transformer_block_limit(options);
     plan->kv_cache = kvcache_bytes(options->kv_type, config->n_layers, options->context,
                                    config->n_kv_heads * config->head_dim);
     plan->activations = activation_floats(config, batch) * sizeof(float) +
@@ -140,7 +143,7 @@ int transformer_create(Transformer **out, const Model *model, const EngineOption
     t->config = model->config;
     t->options = *options;
     t->config.rotary_dim = options->rope.rotary_dim; /* --rope-dim may override the file */
-    if (t->options.max_batch > t->options.context) t->options.max_batch = t->options.context;
+    t->options.max_batch = transformer_block_limit(options);
     t->attention = attention_spec(&t->config, &t->options);
     t->fixed_attention_factor = rope_inv_freq(&t->options.rope, 1, t->fixed_inv_freq);
     if (build_key_angles(t) != 0) {

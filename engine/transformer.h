@@ -44,6 +44,8 @@ typedef struct {
     size_t activations;        /* activations, matmul tile, attention scratch */
     size_t total;
 } EngineMemory;
+/* The largest block the engine takes for these options: max_batch, cut to the context. */
+int transformer_block_limit(const EngineOptions *options);
 void transformer_memory_plan(const Config *config, const EngineOptions *options,
                              EngineMemory *plan);
 

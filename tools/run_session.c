@@ -101,7 +101,8 @@ static int engine_options(Session *s, const RunOptions *o, char *err, size_t n) 
         e->overflow = OVERFLOW_SHIFT;
         e->keep = o->keep;
     }
-    e->max_batch = o->batch < e->context ? o->batch : e->context; /* as the engine takes it */
+    e->max_batch = o->batch;
+    e->max_batch = transformer_block_limit(e); /* as printed: what the engine will take */
     e->threads = o->threads;
     e->kv_type = o->kv_type;
     if (rope_options_resolve(&o->rope, c, e->context, &e->rope, &s->rope_storage, err, n) != 0)
