@@ -78,6 +78,13 @@ int gguf_kv_int(const GgufKv *kv, int64_t *out, char *err, size_t err_size);
 int gguf_kv_float(const GgufKv *kv, double *out, char *err, size_t err_size);
 int gguf_kv_string(const GgufKv *kv, GgufString *out, char *err, size_t err_size);
 
+/* A value type's name ("uint32", "string", ...), for messages. */
+const char *gguf_value_type_name(uint32_t type);
+/* 1 when s spells exactly the NUL-terminated name. */
+int gguf_string_equals(GgufString s, const char *name);
+/* How many bytes of s a message quotes (at most 80). */
+int gguf_print_len(GgufString s);
+
 /* Walks a STRING array: *cursor starts at kv->value.array.data; each call yields the next
  * element (the array was bounds-checked by gguf_parse). */
 GgufString gguf_next_array_string(const uint8_t **cursor);

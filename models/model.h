@@ -91,6 +91,9 @@ typedef struct {
     int *types;         /* TokenType, or NULL when the file has none */
     int bos_id, eos_id, unk_id; /* -1 when absent */
     char model_name[32];        /* tokenizer.ggml.model, e.g. "llama" */
+    /* SentencePiece's whitespace rules: tokenizer.ggml.add_space_prefix (default 1) and
+     * tokenizer.ggml.remove_extra_whitespaces (default 0), llama.cpp's defaults. */
+    int add_space_prefix, remove_extra_whitespaces;
 } ModelVocab;
 
 typedef enum { MODEL_FORMAT_GGUF, MODEL_FORMAT_LLAMA2C } ModelFormat;
