@@ -7,7 +7,7 @@
 
 #include "../engine/transformer.h"
 #include "../models/model.h"
-#include "../tokenizer/tokenizer.h"
+#include "../tokenizer/model_vocab.h"
 #include "../util/errors.h"
 
 #include <math.h>
@@ -28,10 +28,7 @@
 #define NLL_TOLERANCE 0.01
 
 static Tokenizer *builtin_from_model(const Model *m, char *err, size_t err_size) {
-    const ModelVocab *v = &m->vocab;
-    TokenizerVocab tv = {v->n_tokens, (const char *const *)v->pieces, v->piece_lengths,
-                         v->scores, v->types, v->bos_id, v->eos_id, v->unk_id};
-    return tokenizer_from_vocab(&tv, err, err_size);
+    return tokenizer_from_model_vocab(&m->vocab, err, err_size);
 }
 
 static void test_shape_is_documented(TestContext *t) {

@@ -128,7 +128,8 @@ static void builtin_with_token_types(TestContext *t) {
     REQUIRE_SHARED(t, path, BIN_FILE);
     TypedVocab *v = calloc(1, sizeof *v);
     REQUIRE(t, v && read_typed_vocab(path, v) == 0, "cannot read %s", path);
-    TokenizerVocab vocab = {VOCAB, (const char *const *)v->pieces, v->lengths, v->scores, v->types, BOS, EOS, UNK};
+    TokenizerVocab vocab = {VOCAB, (const char *const *)v->pieces, v->lengths, v->scores, v->types, BOS, EOS, UNK,
+                            {1, 1}}; /* tok512.model's normalizer_spec */
     char err[256] = "";
     Tokenizer *tok = tokenizer_from_vocab(&vocab, err, sizeof err);
     for (int i = 0; i < VOCAB; i++) free(v->pieces[i]);
@@ -431,7 +432,7 @@ static void bad_vocabularies(TestContext *t) {
     const float scores[] = {0, 0, -1, 0, -2};
     int types[] = {2, 3, 1, 6, 1};
     char err[256] = "";
-    TokenizerVocab ok = {5, pieces, lengths, scores, types, 1, -1, 0};
+    TokenizerVocab ok = {5, pieces, lengths, scores, types, 1, -1, 0, {1, 1}};
     Tokenizer *tok = tokenizer_from_vocab(&ok, err, sizeof err);
     CHECK(t, tok != NULL, "a small good vocabulary was refused: %s", err);
     /* "AB": no pieces for "▁", "A" or "B"; A has <0x41>, the rest has no byte piece -> unknown. */

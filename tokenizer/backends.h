@@ -24,9 +24,9 @@ typedef struct {
 /* Parses SentencePiece's byte-piece spelling "<0xXX>" (upper-case hex); the byte or -1. */
 int byte_piece_value(const char *text, size_t length);
 
-/* SentencePiece's identity normalizer as tok512 configures it (normalize.c): writes the
- * normalized text to out, which must hold 3 * len + 3 bytes; returns its length. */
-size_t spm_normalize(const char *text, size_t len, char *out);
+/* SentencePiece's identity normalizer under the given whitespace rules (normalize.c):
+ * writes the normalized text to out, which must hold 3 * len + 3 bytes; returns its length. */
+size_t spm_normalize(const char *text, size_t len, TokenizerNormalizer rules, char *out);
 
 /* SentencePiece through libsentencepiece (sentencepiece_shim.cc). */
 typedef struct SentencePieceModel SentencePieceModel;
@@ -35,6 +35,7 @@ void spm_free(SentencePieceModel *model);
 int spm_vocab_size(const SentencePieceModel *model);
 int spm_bos(const SentencePieceModel *model);
 int spm_eos(const SentencePieceModel *model);
+TokenizerNormalizer spm_normalizer(const SentencePieceModel *model); /* from the .model */
 /* Encodes without BOS; writes at most max_ids; returns the full count or -1. */
 int spm_encode(const SentencePieceModel *model, const char *text, size_t len, int *ids,
                int max_ids, char *err, size_t err_size);
@@ -47,6 +48,7 @@ void builtin_free(BuiltinVocab *vocab);
 int builtin_vocab_size(const BuiltinVocab *vocab);
 int builtin_bos(const BuiltinVocab *vocab);
 int builtin_eos(const BuiltinVocab *vocab);
+TokenizerNormalizer builtin_normalizer(const BuiltinVocab *vocab);
 int builtin_encode(const BuiltinVocab *vocab, const char *text, size_t len, int *ids,
                    int max_ids, char *err, size_t err_size);
 PieceView builtin_piece(const BuiltinVocab *vocab, int id); /* id must be in range */

@@ -14,6 +14,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* A tokenizer.bin does not say how its .model normalised text; llama2.c trains its
+ * vocabularies (tinystories.py train_vocab) with SentencePiece's defaults: a dummy prefix
+ * and extra whitespace removed, as tok512.model's normalizer_spec says. */
+#define LLAMA2C_NORMALIZER ((TokenizerNormalizer){1, 1})
+
 /* No real piece is near this long; a bigger header value means a corrupt file. */
 #define MAX_PIECE_BYTES 65536
 
@@ -117,7 +122,8 @@ Tokenizer *tokenizer_open_llama2c(const char *path, int vocab_size, char *err, s
     if (!p.pieces || !p.lengths || !p.scores) fail(err, err_size, "out of memory reading '%s'", path);
     else if (parse_records(data, size, &p, path, err, err_size) == 0) {
         TokenizerVocab vocab = {vocab_size, (const char *const *)p.pieces, p.lengths, p.scores, NULL,
-                                find_spelling(&p, "<s>"), find_spelling(&p, "</s>"), find_spelling(&p, "<unk>")};
+                                find_spelling(&p, "<s>"), find_spelling(&p, "</s>"), find_spelling(&p, "<unk>"),
+                                LLAMA2C_NORMALIZER};
         tok = tokenizer_from_vocab(&vocab, err, err_size);
     }
     free_pieces(&p);

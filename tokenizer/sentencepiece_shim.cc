@@ -2,6 +2,7 @@
 // .model, encode, and describe pieces for decoding. The only C++ in the tree; no
 // exception or library message escapes: failures become a -1/NULL and a message.
 #include "backends.h"
+#include "normalizer_spec.h"
 
 #include <sentencepiece_processor.h>
 
@@ -13,6 +14,7 @@
 
 struct SentencePieceModel {
     sentencepiece::SentencePieceProcessor processor;
+    TokenizerNormalizer normalizer;
 };
 
 static void set_error(char *err, size_t err_size, const std::string &message) {
@@ -43,6 +45,16 @@ extern "C" SentencePieceModel *spm_load(const char *path, char *err, size_t err_
             delete model;
             return nullptr;
         }
+        const std::string proto = model->processor.serialized_model_proto();
+        SpmNormalizerSpec spec;
+        char spec_err[160];
+        if (spm_read_normalizer_spec(reinterpret_cast<const unsigned char *>(proto.data()),
+                                     proto.size(), &spec, spec_err, sizeof spec_err) != 0) {
+            set_error(err, err_size, std::string("'") + path + "': " + spec_err);
+            delete model;
+            return nullptr;
+        }
+        model->normalizer = spec.flags;
         return model;
     } catch (const std::exception &e) {
         set_error(err, err_size, std::string("cannot load SentencePiece model '") + path + "': " + e.what());
@@ -54,6 +66,10 @@ extern "C" void spm_free(SentencePieceModel *model) { delete model; }
 
 extern "C" int spm_vocab_size(const SentencePieceModel *model) {
     return model->processor.GetPieceSize();
+}
+
+extern "C" TokenizerNormalizer spm_normalizer(const SentencePieceModel *model) {
+    return model->normalizer;
 }
 
 extern "C" int spm_bos(const SentencePieceModel *model) { return model->processor.bos_id(); }

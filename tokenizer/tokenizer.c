@@ -67,6 +67,11 @@ const char *tokenizer_backend_name(const Tokenizer *tok) {
     return tok->sentencepiece ? "sentencepiece" : "builtin";
 }
 
+TokenizerNormalizer tokenizer_normalizer(const Tokenizer *tok) {
+    if (!tok) return (TokenizerNormalizer){0, 0};
+    return tok->sentencepiece ? spm_normalizer(tok->sentencepiece) : builtin_normalizer(tok->builtin);
+}
+
 int tokenizer_encode(const Tokenizer *tok, const char *text, size_t len, int add_bos,
                      int *ids, int max_ids, char *err, size_t err_size) {
     if (!tok) return fail(err, err_size, "encode: tokenizer is NULL");
@@ -117,7 +122,9 @@ static size_t piece_bytes(const Tokenizer *tok, int prev_id, int id, char *out, 
     case PIECE_UNKNOWN: piece.text = UNKNOWN_SURFACE; piece.length = strlen(UNKNOWN_SURFACE); break;
     case PIECE_NORMAL: break;
     }
-    int at_start = prev_id < 0 || prev_id == tokenizer_bos(tok);
+    TokenizerNormalizer rules = tokenizer_normalizer(tok);
+    int strips_prefix = rules.add_space_prefix || rules.remove_extra_whitespaces;
+    int at_start = strips_prefix && (prev_id < 0 || prev_id == tokenizer_bos(tok));
     for (size_t i = 0; i < piece.length;) {
         int is_space = piece.length - i >= 3 && memcmp(piece.text + i, SPACE_SYMBOL, 3) == 0;
         if (is_space || piece.text[i] == ' ') {

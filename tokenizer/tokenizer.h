@@ -10,6 +10,13 @@
 
 typedef struct Tokenizer Tokenizer;
 
+/* SentencePiece's whitespace rules (its NormalizerSpec), which a GGUF records as
+ * tokenizer.ggml.add_space_prefix and tokenizer.ggml.remove_extra_whitespaces. */
+typedef struct {
+    int add_space_prefix;         /* add_dummy_prefix: a U+2581 is put before the text */
+    int remove_extra_whitespaces; /* leading/trailing spaces dropped, runs of spaces -> one */
+} TokenizerNormalizer;
+
 /* A vocabulary described by arrays the caller owns for the duration of the call only. */
 typedef struct {
     int n_tokens;
@@ -19,6 +26,7 @@ typedef struct {
     const int *types;           /* GGUF token types (1 normal, 2 unknown, 3 control,
                                    6 byte, ...), or NULL to infer from spelling */
     int bos_id, eos_id, unk_id; /* -1 when the vocabulary has none */
+    TokenizerNormalizer normalizer;
 } TokenizerVocab;
 
 Tokenizer *tokenizer_open_sentencepiece(const char *model_path, char *err, size_t err_size);
@@ -31,6 +39,7 @@ int tokenizer_vocab_size(const Tokenizer *tok);
 int tokenizer_bos(const Tokenizer *tok);
 int tokenizer_eos(const Tokenizer *tok);
 const char *tokenizer_backend_name(const Tokenizer *tok); /* "sentencepiece" or "builtin" */
+TokenizerNormalizer tokenizer_normalizer(const Tokenizer *tok);
 
 /* Encodes text (len bytes; not necessarily NUL-terminated) as SentencePiece would,
  * with BOS first when add_bos. Writes at most max_ids ids; returns the number of ids the
@@ -40,8 +49,9 @@ int tokenizer_encode(const Tokenizer *tok, const char *text, size_t len, int add
                      int *ids, int max_ids, char *err, size_t err_size);
 
 /* The bytes token `id` stands for when it follows `prev_id` in a stream: byte pieces
- * become their byte, U+2581 becomes a space, and the leading space SentencePiece adds to
- * the first piece after BOS (or at the start, prev_id < 0) is dropped. Control tokens give
+ * become their byte, U+2581 becomes a space, and the leading space of the first piece after
+ * BOS (or at the start, prev_id < 0) is dropped when the normalizer adds a space prefix or
+ * removes extra whitespace (as SentencePiece's decoder does). Control tokens give
  * "". Returns the number of bytes written to out (at most out_size - 1, NUL-terminated). */
 int tokenizer_decode_piece(const Tokenizer *tok, int prev_id, int id, char *out, size_t out_size);
 

@@ -1,8 +1,8 @@
 /* vocab.c — the built-in tokenizer: SentencePiece-BPE encoding with byte fallback over a
  * vocabulary of pieces + scores (GGUF tokenizer.ggml.*, llama2.c tokenizer.bin). It follows
- * libsentencepiece 0.1.x: the identity normalizer with add_dummy_prefix,
- * remove_extra_whitespaces and escape_whitespaces on (tok512's spec), bpe_model.cc's
- * priority-queue merge, and byte fallback for pieces absent from the vocabulary. */
+ * libsentencepiece 0.1.x: the identity normalizer under the vocabulary's whitespace rules
+ * (normalize.c), bpe_model.cc's priority-queue merge, and byte fallback for pieces absent
+ * from the vocabulary. */
 #include "backends.h"
 
 #include "../util/errors.h"
@@ -27,6 +27,7 @@ struct BuiltinVocab {
     uint32_t *slots;      /* hash table of mergeable pieces: id + 1, 0 = empty */
     uint32_t slot_mask;
     int bos_id, eos_id, unk_id;
+    TokenizerNormalizer normalizer;
 };
 
 static uint32_t hash_bytes(const char *s, size_t n) {
@@ -137,6 +138,7 @@ BuiltinVocab *builtin_create(const TokenizerVocab *vocab, char *err, size_t err_
     }
     v->n_tokens = n;
     v->bos_id = vocab->bos_id, v->eos_id = vocab->eos_id, v->unk_id = vocab->unk_id;
+    v->normalizer = vocab->normalizer;
     memset(v->byte_ids, -1, sizeof v->byte_ids);
     size_t at = 0;
     for (int i = 0; i < n; i++) {
@@ -157,6 +159,7 @@ BuiltinVocab *builtin_create(const TokenizerVocab *vocab, char *err, size_t err_
 int builtin_vocab_size(const BuiltinVocab *v) { return v->n_tokens; }
 int builtin_bos(const BuiltinVocab *v) { return v->bos_id; }
 int builtin_eos(const BuiltinVocab *v) { return v->eos_id; }
+TokenizerNormalizer builtin_normalizer(const BuiltinVocab *v) { return v->normalizer; }
 
 PieceView builtin_piece(const BuiltinVocab *v, int id) {
     PieceView view = {v->bytes + v->offsets[id], (size_t)v->lengths[id], (PieceKind)v->kinds[id],
@@ -288,7 +291,7 @@ int builtin_encode(const BuiltinVocab *v, const char *text, size_t len, int *ids
     if (len > (size_t)(INT_MAX / 4 - 3)) return fail(err, err_size, "encode: text of %zu bytes is too long", len);
     char *normalized = malloc(3 * len + 3);
     if (!normalized) return fail(err, err_size, "encode: out of memory for %zu bytes of text", len);
-    int n_bytes = (int)spm_normalize(text, len, normalized);
+    int n_bytes = (int)spm_normalize(text, len, v->normalizer, normalized);
     if (n_bytes == 0) {
         free(normalized);
         return 0;

@@ -1,5 +1,6 @@
 // vocab_export.cc — exported_vocab_load(): reads a SentencePiece .model with
-// libsentencepiece and copies out each piece, score and type (as GGUF numbers them).
+// libsentencepiece and copies out each piece, score and type (as GGUF numbers them), and
+// its normalizer_spec.
 // No exception or library message escapes: failures become -1 and a message.
 #include "vocab_export.h"
 
@@ -67,6 +68,14 @@ extern "C" int exported_vocab_load(const char *path, ExportedVocab *v, char *err
         if (!allocate(v, sp.GetPieceSize()) || !copy_pieces(sp, v)) {
             exported_vocab_free(v);
             return set_error(err, err_size, "out of memory copying the vocabulary");
+        }
+        const std::string proto = sp.serialized_model_proto();
+        char spec_err[160];
+        if (spm_read_normalizer_spec(reinterpret_cast<const unsigned char *>(proto.data()),
+                                     proto.size(), &v->normalizer, spec_err,
+                                     sizeof spec_err) != 0) {
+            exported_vocab_free(v);
+            return set_error(err, err_size, std::string("'") + path + "': " + spec_err);
         }
         v->bos_id = sp.bos_id();
         v->eos_id = sp.eos_id();

@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include "normalizer_spec.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -18,6 +20,7 @@ typedef struct {
     float *scores;
     int *types;         /* GGUF numbering: 1 normal, 2 unknown, 3 control, 5 unused, 6 byte */
     int bos_id, eos_id, unk_id; /* -1 when the model has none */
+    SpmNormalizerSpec normalizer; /* the .model's normalizer_spec */
 } ExportedVocab;
 
 /* Loads every piece of the SentencePiece model at path.  0, or -1 with a message (and

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../engine/matmul.h"
+#include "../tokenizer/model_vocab.h"
 #include "../util/errors.h"
 
 static int ends_with(const char *s, const char *suffix) {
@@ -23,9 +24,7 @@ static Tokenizer *open_tokenizer(const Model *m, const char *path, char *err, si
              "(a SentencePiece .model or a llama2.c tokenizer.bin)");
         return NULL;
     }
-    TokenizerVocab tv = {v->n_tokens, (const char *const *)v->pieces, v->piece_lengths,
-                         v->scores, v->types, v->bos_id, v->eos_id, v->unk_id};
-    return tokenizer_from_vocab(&tv, err, n);
+    return tokenizer_from_model_vocab(v, err, n);
 }
 
 static int check_tokenizer(const Session *s, char *err, size_t n) {

@@ -5,7 +5,7 @@
  * NUL or U+2581 (tokenizer/README.md says so). */
 #include "fuzz_common.h"
 
-#include "../../tokenizer/tokenizer.h"
+#include "../../tokenizer/model_vocab.h"
 
 static Tokenizer *kjv_tokenizer; /* built once by LLVMFuzzerInitialize, read-only after */
 
@@ -17,10 +17,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         fprintf(stderr, "fuzz_encode: %s (run from the project root)\n", err);
         exit(1);
     }
-    const ModelVocab *v = &model.vocab;
-    TokenizerVocab tv = {v->n_tokens, (const char *const *)v->pieces, v->piece_lengths,
-                         v->scores, v->types, v->bos_id, v->eos_id, v->unk_id};
-    kjv_tokenizer = tokenizer_from_vocab(&tv, err, sizeof err);
+    kjv_tokenizer = tokenizer_from_model_vocab(&model.vocab, err, sizeof err);
     model_close(&model);
     if (!kjv_tokenizer) { fprintf(stderr, "fuzz_encode: %s\n", err); exit(1); }
     return 0;
