@@ -131,6 +131,14 @@ int gguf_writer_add_i32(GgufWriter *w, const char *key, int32_t value, char *err
     return end_kv(w, key, err, err_size);
 }
 
+int gguf_writer_add_bool(GgufWriter *w, const char *key, int value, char *err,
+                         size_t err_size) {
+    if (begin_kv(w, key, GGUF_BOOL, err, err_size)) return -1;
+    uint8_t byte = value ? 1 : 0;
+    buffer_put(&w->metadata, &byte, 1);
+    return end_kv(w, key, err, err_size);
+}
+
 int gguf_writer_add_f32(GgufWriter *w, const char *key, float value, char *err,
                         size_t err_size) {
     if (begin_kv(w, key, GGUF_FLOAT32, err, err_size)) return -1;

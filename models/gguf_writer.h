@@ -1,4 +1,4 @@
-/* gguf_writer.h — a small GGUF v3 writer: key/value metadata (u32, i32, f32, string,
+/* gguf_writer.h — a small GGUF v3 writer: key/value metadata (u32, i32, bool, f32, string,
  * arrays of strings / f32 / i32), a tensor directory with 32-byte alignment, and tensor
  * data converted from float32 to F32, F16, Q8_0 (or Q4_0) as the file is written.
  * Keys and tensors are written in the order they were added.  The writer copies keys,
@@ -25,6 +25,8 @@ int gguf_writer_add_u32(GgufWriter *writer, const char *key, uint32_t value, cha
                         size_t err_size);
 int gguf_writer_add_i32(GgufWriter *writer, const char *key, int32_t value, char *err,
                         size_t err_size);
+int gguf_writer_add_bool(GgufWriter *writer, const char *key, int value, char *err,
+                         size_t err_size);
 int gguf_writer_add_f32(GgufWriter *writer, const char *key, float value, char *err,
                         size_t err_size);
 int gguf_writer_add_string(GgufWriter *writer, const char *key, const char *value, char *err,
