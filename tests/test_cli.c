@@ -307,6 +307,9 @@ static void test_gguf_metadata(TestContext *t) {
                      1ULL << 40), NULL);
     refuse(t, "GGUF array of arrays (tokens' element type 9)", "nested arrays",
            patch_u32(t, &g, "nested.gguf", kv_value_at(&g, "tokenizer.ggml.tokens"), 9), NULL);
+    refuse(t, "GGUF tokenizer.ggml.add_space_prefix stored as uint8, not bool", "must be a bool",
+           patch_u32(t, &g, "prefix_type.gguf", kv_type_at(&g, "tokenizer.ggml.add_space_prefix"),
+                     0), NULL);
     refuse(t, "GGUF general.architecture 'gpt2x'", "architecture",
            write_patched(t, &g, "arch.gguf", kv_value_at(&g, "general.architecture") + 8,
                          "gpt2x", 5), NULL);
