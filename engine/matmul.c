@@ -9,6 +9,7 @@
 
 #include "../util/errors.h"
 #include "ops.h"
+#include "weight_rows.h"
 #include "qgemm.h"
 
 /* Tokens from which a block goes to sgemm, by weight type (see sgemm_min_tokens); Q8_0 and

@@ -179,35 +179,9 @@ void dequantize_row_q8_0(const unsigned char *row, int cols, float *restrict out
     }
 }
 
-static void dequantize_q4_0(const unsigned char *row, int cols, float *out) {
-    for (int b = 0; b < cols / QK_BLOCK; b++, row += Q4_0_BLOCK_BYTES) {
-        float scale = half_to_float(read_u16(row));
-        const unsigned char *q = row + 2;
-        float *o = out + b * QK_BLOCK;
-        for (int j = 0; j < QK_BLOCK / 2; j++) {
-            o[j] = scale * (float)((q[j] & 0x0f) - 8);
-            o[j + QK_BLOCK / 2] = scale * (float)((q[j] >> 4) - 8);
-        }
-    }
-}
-
-static const unsigned char *row_pointer(const Matrix *m, int row) {
-    return (const unsigned char *)m->data + tensor_bytes(m->type, row, m->cols);
-}
-
-void dequantize_row(const Matrix *m, int row, float *out) {
-    const unsigned char *p = row_pointer(m, row);
-    switch (m->type) {
-    case TENSOR_F32: memcpy(out, p, (size_t)m->cols * sizeof(float)); break;
-    case TENSOR_F16: half_to_float_row((const uint16_t *)p, out, m->cols); break;
-    case TENSOR_Q8_0: dequantize_row_q8_0(p, m->cols, out); break;
-    case TENSOR_Q4_0: dequantize_q4_0(p, m->cols, out); break;
-    }
-}
-
 #ifdef HAVE_AVX2_KERNELS
 
-static float dot_q8_0(const unsigned char *row, const float *x, int cols) {
+float dot_q8_0(const unsigned char *row, const float *x, int cols) {
     __m256 acc = _mm256_setzero_ps();
     for (int b = 0; b < cols / QK_BLOCK; b++, row += Q8_0_BLOCK_BYTES) {
         const int8_t *q = (const int8_t *)(row + 2);
@@ -349,7 +323,7 @@ float dot_q4_0_q8_0(const unsigned char *w, const unsigned char *xq, const float
     return sum;
 }
 
-static float dot_q8_0(const unsigned char *row, const float *x, int cols) {
+float dot_q8_0(const unsigned char *row, const float *x, int cols) {
     float sum = 0.0f;
     for (int b = 0; b < cols / QK_BLOCK; b++, row += Q8_0_BLOCK_BYTES) {
         const int8_t *q = (const int8_t *)(row + 2);
@@ -536,25 +510,6 @@ void row_accumulate_f32(float *out, const float *p, size_t stride, const float *
 void row_accumulate_f16(float *out, const float *p, size_t stride, const uint16_t *row,
                         int n_heads, int group, int hd) {
     row_accumulate(out, p, stride, NULL, row, n_heads, group, hd);
-}
-
-float matrix_row_dot(const Matrix *m, int row, const float *x) {
-    const unsigned char *p = row_pointer(m, row);
-    switch (m->type) {
-    case TENSOR_F32: return dot_f32((const float *)p, x, m->cols);
-    case TENSOR_F16: return dot_f16((const uint16_t *)p, x, m->cols);
-    case TENSOR_Q8_0: return dot_q8_0(p, x, m->cols);
-    case TENSOR_Q4_0: {
-        float tmp[QK_BLOCK];
-        float sum = 0.0f;
-        for (int b = 0; b < m->cols / QK_BLOCK; b++) {
-            dequantize_q4_0(p + (size_t)b * Q4_0_BLOCK_BYTES, QK_BLOCK, tmp);
-            sum += dot_f32(tmp, x + b * QK_BLOCK, QK_BLOCK);
-        }
-        return sum;
-    }
-    }
-    return 0.0f;
 }
 
 #ifdef HAVE_AVX2_KERNELS

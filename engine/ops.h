@@ -1,5 +1,5 @@
 /* ops.h — the elementwise and reduction kernels of the forward pass: RMSNorm, softmax,
- * SwiGLU, dot products, and conversion of stored weight rows (F16, Q8_0, Q4_0) to float. */
+ * SwiGLU, dot products, F16 and Q8_0 rows to float (a matrix row of any type: weight_rows.h). */
 #ifndef ROPEWALK_OPS_H
 #define ROPEWALK_OPS_H
 
@@ -47,13 +47,9 @@ void row_scores_q8_0(const int16_t *q16, const float *q_scale, const unsigned ch
 void row_accumulate_q8_0(float *out, const float *p, size_t stride, const unsigned char *row,
                          int n_heads, int group, int hd);
 
-/* Converts row `row` of a matrix (any stored type) to cols floats. */
-void dequantize_row(const Matrix *m, int row, float *out);
-/* Dot product of row `row` of m with x (cols values). */
-float matrix_row_dot(const Matrix *m, int row, const float *x);
-
-/* Q8_0 blocks (cols a multiple of 32) back to floats. */
+/* Q8_0 blocks (cols a multiple of 32) back to floats, and their dot product with floats. */
 void dequantize_row_q8_0(const unsigned char *row, int cols, float *restrict out);
+float dot_q8_0(const unsigned char *row, const float *x, int cols);
 /* GGML's Q8_0 encoding of n floats (n a multiple of 32): per block an f16 scale
  * d = max|x| / 127 and 32 int8 round(x / d). */
 void quantize_row_q8_0(const float *x, int n, unsigned char *out);

@@ -13,6 +13,7 @@
 #include "matmul.h"
 #include "ops.h"
 #include "threads.h"
+#include "weight_rows.h"
 
 typedef struct {
     float *x, *xb, *q, *k, *v, *att, *gate, *up, *logits;

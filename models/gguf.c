@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../util/errors.h"
+#include "tensor_types.h"
 
 
 typedef struct {
@@ -167,27 +168,14 @@ static int parse_kvs(Cursor *c, GgufFile *file) {
     return 0;
 }
 
-/* GGML types: bytes per block and values per block (the types this parser can size). */
-static const struct { uint32_t type; uint16_t bytes, values; } ggml_types[] = {
-    {0, 4, 1},     /* F32 */  {1, 2, 1},     /* F16 */  {2, 18, 32},   /* Q4_0 */
-    {3, 20, 32},   /* Q4_1 */ {6, 22, 32},   /* Q5_0 */ {7, 24, 32},   /* Q5_1 */
-    {8, 34, 32},   /* Q8_0 */ {9, 36, 32},   /* Q8_1 */ {10, 84, 256}, /* Q2_K */
-    {11, 110, 256}, /* Q3_K */ {12, 144, 256}, /* Q4_K */ {13, 176, 256}, /* Q5_K */
-    {14, 210, 256}, /* Q6_K */ {15, 292, 256}, /* Q8_K */ {24, 1, 1},    /* I8 */
-    {25, 2, 1},    /* I16 */  {26, 4, 1},    /* I32 */  {27, 8, 1},    /* I64 */
-    {28, 8, 1},    /* F64 */  {30, 2, 1},    /* BF16 */
-};
-
 size_t gguf_type_block_bytes(uint32_t type) {
-    for (size_t i = 0; i < sizeof ggml_types / sizeof ggml_types[0]; i++)
-        if (ggml_types[i].type == type) return ggml_types[i].bytes;
-    return 0;
+    const TensorTypeInfo *info = tensor_type_info(type);
+    return info ? info->block_bytes : 0;
 }
 
 size_t gguf_type_block_values(uint32_t type) {
-    for (size_t i = 0; i < sizeof ggml_types / sizeof ggml_types[0]; i++)
-        if (ggml_types[i].type == type) return ggml_types[i].values;
-    return 0;
+    const TensorTypeInfo *info = tensor_type_info(type);
+    return info ? info->block_values : 0;
 }
 
 /* Size in bytes of a tensor from its dims and type, with every product overflow-checked. */

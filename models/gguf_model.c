@@ -153,7 +153,8 @@ static int check_shape(GgufReader *r, const GgufTensorInfo *t, int64_t ne0, int6
 }
 
 static int is_matrix_type(uint32_t type) {
-    return type == TENSOR_F32 || type == TENSOR_F16 || type == TENSOR_Q8_0 || type == TENSOR_Q4_0;
+    const TensorTypeInfo *info = tensor_type_info(type);
+    return info && info->computed;
 }
 
 /* A rows x cols matrix stored as ne = [cols, rows]; zero-copy. */
@@ -161,8 +162,9 @@ static int load_matrix(GgufReader *r, const char *name, int64_t rows, int64_t co
     const GgufTensorInfo *t;
     if (find_tensor(r, name, REQUIRED, &t)) return -1;
     if (!is_matrix_type(t->type))
-        return fail(r->err, r->err_size, "tensor '%s' has unsupported type %u "
-                    "(matrices: F32, F16, Q8_0, Q4_0)", name, t->type);
+        return fail(r->err, r->err_size, "tensor '%s' has type %s, which the engine does not "
+                    "compute (matrices: %s)", name, tensor_type_name((TensorType)t->type),
+                    tensor_types_computed());
     if (check_shape(r, t, cols, rows)) return -1;
     *out = (Matrix){t->data, (TensorType)t->type, (int)rows, (int)cols};
     r->model->weight_bytes += (size_t)t->n_bytes;

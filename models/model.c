@@ -127,29 +127,16 @@ int model_open(Model *model, const char *path, char *err, size_t err_size) {
 }
 
 size_t tensor_bytes(TensorType type, int64_t rows, int64_t cols) {
-    if (rows < 0 || cols < 0) return 0;
-    uint64_t per_block, values_per_block;
-    switch (type) {
-    case TENSOR_F32: per_block = 4, values_per_block = 1; break;
-    case TENSOR_F16: per_block = 2, values_per_block = 1; break;
-    case TENSOR_Q8_0: per_block = 34, values_per_block = QK_BLOCK; break;
-    case TENSOR_Q4_0: per_block = 18, values_per_block = QK_BLOCK; break;
-    default: return 0;
-    }
-    if (cols % (int64_t)values_per_block != 0) return 0;
-    uint64_t row_bytes = (uint64_t)cols / values_per_block * per_block;
+    const TensorTypeInfo *info = tensor_type_info(type);
+    if (rows < 0 || cols < 0 || !info || cols % info->block_values != 0) return 0;
+    uint64_t row_bytes = (uint64_t)cols / info->block_values * info->block_bytes;
     if (row_bytes != 0 && (uint64_t)rows > SIZE_MAX / row_bytes) return 0;
     return (size_t)(row_bytes * (uint64_t)rows);
 }
 
 const char *tensor_type_name(TensorType type) {
-    switch (type) {
-    case TENSOR_F32: return "F32";
-    case TENSOR_F16: return "F16";
-    case TENSOR_Q8_0: return "Q8_0";
-    case TENSOR_Q4_0: return "Q4_0";
-    }
-    return "unknown";
+    const TensorTypeInfo *info = tensor_type_info(type);
+    return info ? info->name : "unknown";
 }
 
 /* ---- validation ---- */

@@ -8,13 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { TENSOR_F32 = 0, TENSOR_F16 = 1, TENSOR_Q4_0 = 2, TENSOR_Q8_0 = 8 } TensorType;
-/* the numbers are GGML's type ids, so GGUF files map straight onto them */
-
-#define QK_BLOCK 32 /* values per Q8_0 / Q4_0 block */
+#include "tensor_types.h" /* TensorType: GGML's type ids, so GGUF files map straight on */
 
 /* A row-major matrix of `rows` x `cols` (out x in: y = W x has `rows` outputs).
- * For quantised types each row is cols/32 blocks. */
+ * For quantised types each row is cols / block_values blocks (tensor_types.h). */
 typedef struct {
     const void *data;
     TensorType type;

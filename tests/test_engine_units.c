@@ -8,6 +8,7 @@
 #include "../engine/kvcache.h"
 #include "../engine/matmul.h"
 #include "../engine/ops.h"
+#include "../engine/weight_rows.h"
 #include "../engine/qgemm.h"
 #include "../engine/sampler.h"
 #include "../engine/threads.h"

@@ -232,12 +232,14 @@ static void test_gguf_tensor_type_q4_k(TestContext *t) {
     free(b.bytes);
 }
 
-static void test_gguf_tensor_type_q4_1(TestContext *t) {
+static void test_gguf_tensor_type_q8_1(TestContext *t) {
     Blob b;
     if (!load_shared(t, GGUF_PATH, &b)) return;
-    /* Q4_1 (3) is a valid GGML type of the right block size that the engine cannot run. */
-    expect_patched_u32(t, &b, TYPE_AT_2D(after(&b, "blk.0.attn_q.weight")), 3,
-                       "tensor 'blk.0.attn_q.weight' has unsupported type 3");
+    /* Q8_1 (9) is a valid GGML type of the right block size that the engine does not run
+     * (llama.cpp uses it only for activations). */
+    expect_patched_u32(t, &b, TYPE_AT_2D(after(&b, "blk.0.attn_q.weight")), 9,
+                       "tensor 'blk.0.attn_q.weight' has type Q8_1, which the engine does not "
+                       "compute");
     free(b.bytes);
 }
 
@@ -433,7 +435,7 @@ static const TestCase bad_input_tests[] = {
     {"gguf_tensor_offset_unaligned", test_gguf_tensor_offset_unaligned},
     {"gguf_tensor_offset_out_of_file", test_gguf_tensor_offset_out_of_file},
     {"gguf_tensor_type_q4_k", test_gguf_tensor_type_q4_k},
-    {"gguf_tensor_type_q4_1", test_gguf_tensor_type_q4_1},
+    {"gguf_tensor_type_q8_1", test_gguf_tensor_type_q8_1},
     {"gguf_tensor_type_unknown", test_gguf_tensor_type_unknown},
     {"gguf_norm_not_float", test_gguf_norm_not_float},
     {"gguf_missing_tensor", test_gguf_missing_tensor},
