@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "../util/errors.h"
+#include "../util/half.h"
 #include "ops.h"
 #include "weight_rows.h"
 #include "qgemm.h"
@@ -15,6 +16,9 @@
 /* Tokens from which a block goes to sgemm, by weight type (see sgemm_min_tokens); Q8_0 and
  * Q4_0 weights never do where the tiled integer kernels are built in. */
 enum { SGEMM_FROM_FLOAT = 4, SGEMM_FROM_Q8_0 = 16, SGEMM_FROM_Q4_0 = 32, TILE_ROWS = 256 };
+/* Tokens whose partner-format activations a row's dots take at once: their Q8_K rows of a
+ * 2048-wide matrix (64 x 2.3 KB) stay in L2 while the row is walked. */
+enum { PARTNER_TOKENS = 64 };
 
 static size_t tile_bytes(int max_cols, int threads) {
     return (size_t)TILE_ROWS * (size_t)max_cols * (size_t)threads * sizeof(float);
@@ -26,9 +30,17 @@ static int quantised_tokens(int max_tokens) {
     return qgemm_has_tiles() ? max_tokens : SGEMM_FROM_Q4_0 - 1;
 }
 
+/* The partner formats, or the f16-rounded floats of F16 weights (4 bytes a value). */
+static size_t partner_bytes(int max_cols, int max_tokens) {
+    size_t per_token = max_quantised_activation_bytes(max_cols);
+    if (per_token < (size_t)max_cols * sizeof(float)) per_token = (size_t)max_cols * sizeof(float);
+    return (size_t)max_tokens * per_token;
+}
+
 size_t matmul_scratch_bytes(int max_cols, int max_tokens, int threads) {
     return tile_bytes(max_cols, threads) +
-           qgemm_activation_bytes(quantised_tokens(max_tokens), max_cols);
+           qgemm_activation_bytes(quantised_tokens(max_tokens), max_cols) +
+           partner_bytes(max_cols, max_tokens);
 }
 
 int matmul_init(Matmul *mm, ThreadPool *pool, int max_cols, int max_tokens, char *err,
@@ -39,9 +51,10 @@ int matmul_init(Matmul *mm, ThreadPool *pool, int max_cols, int max_tokens, char
     mm->threads = thread_pool_size(pool);
     mm->tile = malloc(tile_bytes(max_cols, mm->threads));
     mm->quantised = malloc(qgemm_activation_bytes(quantised_tokens(max_tokens), max_cols));
+    mm->partner = malloc(partner_bytes(max_cols, max_tokens));
     if (mm->quantised)
         qgemm_activations_init(&mm->qa, mm->quantised, quantised_tokens(max_tokens), max_cols);
-    if (!mm->tile || !mm->quantised) {
+    if (!mm->tile || !mm->quantised || !mm->partner) {
         matmul_free(mm);
         return fail(err, err_size, "out of memory for the matmul scratch");
     }
@@ -51,8 +64,10 @@ int matmul_init(Matmul *mm, ThreadPool *pool, int max_cols, int max_tokens, char
 void matmul_free(Matmul *mm) {
     free(mm->tile);
     free(mm->quantised);
+    free(mm->partner);
     mm->tile = NULL;
     mm->quantised = NULL;
+    mm->partner = NULL;
 }
 
 typedef struct {
@@ -63,11 +78,47 @@ typedef struct {
     float *tile;     /* sgemm of quantised weights: TILE_ROWS x cols floats per thread */
     int accumulate;  /* add into y instead of overwriting it */
     const QuantizedActivations *qa; /* Q8_0 / Q4_0 weights: the quantised x */
+    unsigned char *partner;         /* other block types: x in the partner format */
 } RowJob;
 
 static void put(const RowJob *job, int t, int r, float value) {
     float *y = job->y + (size_t)t * job->w->rows + r;
     *y = job->accumulate ? *y + value : value;
+}
+
+/* Other block types: each token's activations in the weight type's partner format ... */
+static void quantise_partner(void *ctx, int begin, int end, int thread) {
+    (void)thread;
+    const RowJob *job = ctx;
+    const Matrix *w = job->w;
+    size_t bytes = quantised_activation_bytes(w->type, w->cols);
+    for (int t = begin; t < end; t++)
+        quantize_activations(w->type, job->x + (size_t)t * w->cols, w->cols,
+                             job->partner + (size_t)t * bytes);
+}
+
+/* ... and every row's integer dot products with them. */
+static void partner_dots(void *ctx, int begin, int end, int thread) {
+    (void)thread;
+    const RowJob *job = ctx;
+    const Matrix *w = job->w;
+    size_t bytes = quantised_activation_bytes(w->type, w->cols);
+    float dots[PARTNER_TOKENS];
+    for (int t0 = 0; t0 < job->n_tokens; t0 += PARTNER_TOKENS) {
+        int n = job->n_tokens - t0 < PARTNER_TOKENS ? job->n_tokens - t0 : PARTNER_TOKENS;
+        for (int r = begin; r < end; r++) {
+            matrix_row_dots_quantised(w, r, job->partner + (size_t)t0 * bytes, n, dots);
+            for (int t = 0; t < n; t++) put(job, t0 + t, r, dots[t]);
+        }
+    }
+}
+
+static void round_tokens_to_half(void *ctx, int begin, int end, int thread) {
+    (void)thread;
+    const RowJob *job = ctx;
+    size_t cols = (size_t)job->w->cols;
+    for (int t = begin; t < end; t++)
+        round_row_to_half(job->x + t * cols, (float *)(void *)job->partner + t * cols, (int)cols);
 }
 
 static void row_dots(void *ctx, int begin, int end, int thread) {
@@ -157,37 +208,70 @@ static void quantise_activations(Matmul *mm, const Matrix *w, const float *x, in
     mm->qa.n_tokens = n_tokens;
     mm->qa.cols = w->cols;
     mm->qa.weights = w->type;
-    RowJob job = {w, x, NULL, n_tokens, NULL, 0, &mm->qa};
+    RowJob job = {w, x, NULL, n_tokens, NULL, 0, &mm->qa, NULL};
     parallel_for(mm->pool, n_tokens, min_chunk_for_cost(4.0 * w->cols), quantise_tokens, &job);
 }
 
 /* Tiles of w's rows against the activations in mm->qa. */
 static void multiply_quantised(Matmul *mm, const Matrix *w, int n_tokens, float *y,
                                int accumulate) {
-    RowJob job = {w, NULL, y, n_tokens, NULL, accumulate, &mm->qa};
+    RowJob job = {w, NULL, y, n_tokens, NULL, accumulate, &mm->qa, NULL};
     int units = (w->rows + QGEMM_ROW_UNIT - 1) / QGEMM_ROW_UNIT;
     parallel_for(mm->pool, units,
                  min_chunk_for_cost((double)QGEMM_ROW_UNIT * w->cols * n_tokens), row_tiles_q8,
                  &job);
 }
 
-static void multiply(Matmul *mm, const Matrix *w, const float *x, int n_tokens, float *y,
-                     int accumulate) {
+static void quantise_for_partner(Matmul *mm, const Matrix *w, const float *x, int n_tokens) {
+    RowJob job = {w, x, NULL, n_tokens, NULL, 0, NULL, mm->partner};
+    parallel_for(mm->pool, n_tokens, min_chunk_for_cost(4.0 * w->cols), quantise_partner, &job);
+}
+
+static void multiply_partner(Matmul *mm, const Matrix *w, int n_tokens, float *y,
+                             int accumulate) {
+    RowJob job = {w, NULL, y, n_tokens, NULL, accumulate, NULL, mm->partner};
+    parallel_for(mm->pool, w->rows, min_chunk_for_cost((double)w->cols * n_tokens),
+                 partner_dots, &job);
+}
+
+/* F16 weights read their activations rounded to f16, as llama.cpp's CPU backend does (its
+ * vec_dot_type for F16): mm->partner holds them. */
+static const float *rounded_to_half(Matmul *mm, const Matrix *w, const float *x, int n_tokens) {
+    RowJob job = {w, x, NULL, n_tokens, NULL, 0, NULL, mm->partner};
+    parallel_for(mm->pool, n_tokens, min_chunk_for_cost(2.0 * w->cols), round_tokens_to_half,
+                 &job);
+    return (const float *)(void *)mm->partner;
+}
+
+/* w times x, where x is already what w's type reads (rounded_to_half for F16). */
+static void multiply_prepared(Matmul *mm, const Matrix *w, const float *x, int n_tokens,
+                              float *y, int accumulate) {
+    if (takes_quantised_activations(w->type)) {
+        quantise_for_partner(mm, w, x, n_tokens);
+        multiply_partner(mm, w, n_tokens, y, accumulate);
+        return;
+    }
     if (takes_integer_kernels(w, n_tokens)) {
         quantise_activations(mm, w, x, n_tokens);
         multiply_quantised(mm, w, n_tokens, y, accumulate);
         return;
     }
     if (n_tokens < sgemm_min_tokens(w->type)) {
-        RowJob job = {w, x, y, n_tokens, NULL, accumulate, NULL};
+        RowJob job = {w, x, y, n_tokens, NULL, accumulate, NULL, NULL};
         parallel_for(mm->pool, w->rows, min_chunk_for_cost((double)w->cols * n_tokens), row_dots,
                      &job);
         return;
     }
-    RowJob job = {w, x, y, n_tokens, mm->tile, accumulate, NULL};
+    RowJob job = {w, x, y, n_tokens, mm->tile, accumulate, NULL, NULL};
     int chunk = w->type == TENSOR_F32 ? one_share_per_thread(mm->pool, w->rows)
                                       : tile_chunk(w->rows, mm->threads);
     parallel_for(mm->pool, w->rows, chunk, sgemm_slice, &job);
+}
+
+static void multiply(Matmul *mm, const Matrix *w, const float *x, int n_tokens, float *y,
+                     int accumulate) {
+    if (w->type == TENSOR_F16) x = rounded_to_half(mm, w, x, n_tokens);
+    multiply_prepared(mm, w, x, n_tokens, y, accumulate);
 }
 
 /* Matrices of one type and width over the same activations share their quantisation. */
@@ -199,11 +283,30 @@ static int share_quantisation(const Matrix *const ws[], int count, int n_tokens)
     return 1;
 }
 
+/* Matrices of one type and width that all read partner-format (or f16-rounded) x. */
+static int share_partner(const Matrix *const ws[], int count) {
+    for (int i = 0; i < count; i++)
+        if (!(takes_quantised_activations(ws[i]->type) || ws[i]->type == TENSOR_F16) ||
+            ws[i]->type != ws[0]->type || ws[i]->cols != ws[0]->cols)
+            return 0;
+    return 1;
+}
+
 void matmul_shared_input(Matmul *mm, const Matrix *const ws[], float *const ys[], int count,
                          const float *x, int n_tokens) {
     if (count > 0 && share_quantisation(ws, count, n_tokens)) {
         quantise_activations(mm, ws[0], x, n_tokens);
         for (int i = 0; i < count; i++) multiply_quantised(mm, ws[i], n_tokens, ys[i], 0);
+        return;
+    }
+    if (count > 0 && share_partner(ws, count) && ws[0]->type == TENSOR_F16) {
+        const float *rounded = rounded_to_half(mm, ws[0], x, n_tokens);
+        for (int i = 0; i < count; i++) multiply_prepared(mm, ws[i], rounded, n_tokens, ys[i], 0);
+        return;
+    }
+    if (count > 0 && share_partner(ws, count) && takes_quantised_activations(ws[0]->type)) {
+        quantise_for_partner(mm, ws[0], x, n_tokens);
+        for (int i = 0; i < count; i++) multiply_partner(mm, ws[i], n_tokens, ys[i], 0);
         return;
     }
     for (int i = 0; i < count; i++) multiply(mm, ws[i], x, n_tokens, ys[i], 0);

@@ -2,7 +2,9 @@
  * (and F16 weights, dequantised a tile of rows at a time) when the block is large, the
  * pool's own row-parallel kernels when it is one or a few tokens; Q8_0/Q4_0 weights take
  * the integer kernels of qgemm.c for every block where they are tiled (AVX-512 VNNI), and
- * sgemm over dequantised tiles for large blocks elsewhere. The pool
+ * sgemm over dequantised tiles for large blocks elsewhere; the other block types (Q4_1,
+ * Q5_0, Q5_1, K-quants, BF16) take llama.cpp's arithmetic at every block size: activations
+ * quantised to the partner format, integer row dots (weight_rows.h). The pool
  * splits the weight rows: one contiguous share per thread for F32 sgemm (each call repacks
  * the activations), tiles handed out one at a time for quantised sgemm, a few chunks per
  * thread for the row kernels. */
@@ -20,6 +22,9 @@ typedef struct {
     float *tile;          /* dequantisation buffers: 256 rows x max_cols floats per thread */
     void *quantised;      /* behind qa */
     QuantizedActivations qa; /* the activations of Q8_0/Q4_0 products, quantised to Q8_0 */
+    unsigned char *partner;  /* the activations of the other block types in their partner
+                              * format (weight_rows.h): max_tokens rows of
+                              * max_quantised_activation_bytes(max_cols) */
     int max_cols, max_tokens, threads;
 } Matmul;
 

@@ -545,7 +545,8 @@ static void round_block(const float *x, float inv, unsigned char *out) {
 
 void quantize_row_q8_0(const float *x, int n, unsigned char *out) {
     for (int b = 0; b < n / QK_BLOCK; b++, out += Q8_0_BLOCK_BYTES, x += QK_BLOCK) {
-        float d = block_abs_max(x) / 127.0f, inv = d > 0.0f ? 1.0f / d : 0.0f;
+        /* 127 / max rather than 1 / d: ggml's x86 quantize_row_q8_0, to the last bit */
+        float max = block_abs_max(x), d = max / 127.0f, inv = max > 0.0f ? 127.0f / max : 0.0f;
         uint16_t dh = float_to_half(d);
         memcpy(out, &dh, 2);
         round_block(x, inv, out + 2);

@@ -3,11 +3,12 @@
  * multiple of 256), and bfloat16 rows. In every one, value j < 16 of a block sits in the low
  * nibble of byte j, value j + 16 in its high nibble; the _1 types add a minimum m:
  * x = d q + m, the others are symmetric: x = d (q - 8) or d (q - 16). */
+#include <math.h>
 #include <string.h>
 
 #include "../models/tensor_types.h"
 #include "../util/half.h"
-#include "dequant.h"
+#include "quant.h"
 
 enum { Q4_0_BYTES = 18, Q4_1_BYTES = 20, Q5_0_BYTES = 22, Q5_1_BYTES = 24, HALF = QK_BLOCK / 2 };
 
@@ -78,5 +79,119 @@ void dequantize_bf16(const unsigned char *v, int n, float *out) {
     for (int i = 0; i < n; i++) {
         uint32_t bits = ((uint32_t)v[2 * i] | (uint32_t)v[2 * i + 1] << 8) << 16;
         memcpy(&out[i], &bits, 4);
+    }
+}
+
+void round_row_bf16(const float *x, int n, uint16_t *out) {
+    for (int i = 0; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, &x[i], 4);
+        if ((bits & 0x7fffffff) > 0x7f800000) out[i] = (uint16_t)((bits >> 16) | 64);
+        else out[i] = (uint16_t)((bits + 0x7fff + ((bits >> 16) & 1)) >> 16);
+    }
+}
+
+float dot_bf16_bf16(const unsigned char *w, const uint16_t *x, int n) {
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++) {
+        uint32_t wb = ((uint32_t)w[2 * i] | (uint32_t)w[2 * i + 1] << 8) << 16;
+        uint32_t xb = (uint32_t)x[i] << 16;
+        float wf, xf;
+        memcpy(&wf, &wb, 4);
+        memcpy(&xf, &xb, 4);
+        sum += wf * xf;
+    }
+    return sum;
+}
+
+void quantize_row_q8_1(const float *x, int n, unsigned char *out) {
+    for (int i = 0; i < n / QK_BLOCK; i++, x += QK_BLOCK, out += Q8_1_BYTES) {
+        float max = 0.0f;
+        for (int j = 0; j < QK_BLOCK; j++) max = fabsf(x[j]) > max ? fabsf(x[j]) : max;
+        float d = max / 127.0f, inv = max != 0.0f ? 127.0f / max : 0.0f;
+        int8_t *q = (int8_t *)(out + 4);
+        int32_t total = 0;
+        for (int j = 0; j < QK_BLOCK; j++) total += q[j] = (int8_t)lrintf(x[j] * inv);
+        uint16_t dh = float_to_half(d), sh = float_to_half(d * (float)total);
+        memcpy(out, &dh, 2);
+        memcpy(out + 2, &sh, 2);
+    }
+}
+
+/* A block of the 32-value types as unsigned codes: x = d (code - offset) + m. */
+typedef struct {
+    float d, m;
+    int offset;
+    uint8_t codes[QK_BLOCK];
+} LegacyBlock;
+
+static void unpack_legacy(TensorType type, const unsigned char *b, LegacyBlock *k) {
+    int codes[QK_BLOCK];
+    switch (type) {
+    case TENSOR_Q5_0:
+        k->d = half_at(b), k->m = 0.0f, k->offset = 16;
+        five_bit_codes(b + 6, u32_at(b + 2), codes);
+        break;
+    case TENSOR_Q5_1:
+        k->d = half_at(b), k->m = half_at(b + 2), k->offset = 0;
+        five_bit_codes(b + 8, u32_at(b + 4), codes);
+        break;
+    default: /* Q4_1 */
+        k->d = half_at(b), k->m = half_at(b + 2), k->offset = 0;
+        for (int j = 0; j < HALF; j++) codes[j] = b[4 + j] & 0x0f, codes[j + HALF] = b[4 + j] >> 4;
+        break;
+    }
+    for (int j = 0; j < QK_BLOCK; j++) k->codes[j] = (uint8_t)codes[j];
+}
+
+/* codes . q and sum q over one block, exact in int32. */
+#if defined(__AVX2__)
+#include <immintrin.h>
+
+static int32_t hsum_i32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return _mm_cvtsi128_si32(s);
+}
+
+static int32_t code_dot(const uint8_t *codes, const int8_t *q, int32_t *q_total) {
+    __m256i ones = _mm256_set1_epi16(1), x = _mm256_loadu_si256((const __m256i *)q);
+    __m256i pairs = _mm256_maddubs_epi16(_mm256_loadu_si256((const __m256i *)codes), x);
+    *q_total = hsum_i32(_mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), x), ones));
+    return hsum_i32(_mm256_madd_epi16(pairs, ones));
+}
+#else
+static int32_t code_dot(const uint8_t *codes, const int8_t *q, int32_t *q_total) {
+    int32_t sum = 0, total = 0;
+    for (int j = 0; j < QK_BLOCK; j++) sum += codes[j] * q[j], total += q[j];
+    *q_total = total;
+    return sum;
+}
+#endif
+
+/* Q5_0 x Q8_0 (34-byte blocks: d, 32 int8): (d_w d_x) sum (code - 16) q. Q4_1 / Q5_1 x Q8_1:
+ * x = d_w code + m_w, so the sum is (d_w d_x) sum code q + m_w s_x, with s_x = d_x sum q the
+ * Q8_1 block's own. As ggml's q5_0_q8_0, q4_1_q8_1, q5_1_q8_1. */
+static float block_dot(TensorType type, const LegacyBlock *k, const unsigned char *xq) {
+    int32_t q_total;
+    if (type == TENSOR_Q5_0) {
+        int32_t sum = code_dot(k->codes, (const int8_t *)(xq + 2), &q_total);
+        return k->d * half_at(xq) * (float)(sum - k->offset * q_total);
+    }
+    int32_t sum = code_dot(k->codes, (const int8_t *)(xq + 4), &q_total);
+    return k->d * half_at(xq) * (float)sum + k->m * half_at(xq + 2);
+}
+
+void dots_legacy_q8(TensorType type, const unsigned char *w, const unsigned char *xq,
+                    size_t xq_stride, int n_tokens, int n, float *out) {
+    int w_bytes = type == TENSOR_Q5_0 ? Q5_0_BYTES : type == TENSOR_Q5_1 ? Q5_1_BYTES : Q4_1_BYTES;
+    int x_bytes = type == TENSOR_Q5_0 ? 34 : Q8_1_BYTES;
+    LegacyBlock k;
+    for (int t = 0; t < n_tokens; t++) out[t] = 0.0f;
+    for (int i = 0; i < n / QK_BLOCK; i++, w += w_bytes) {
+        unpack_legacy(type, w, &k);
+        const unsigned char *x = xq + (size_t)i * x_bytes;
+        for (int t = 0; t < n_tokens; t++, x += xq_stride) out[t] += block_dot(type, &k, x);
     }
 }

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "../util/half.h"
-#include "dequant.h"
+#include "quant.h"
 #include "ops.h"
 
 typedef void (*BlockDecoder)(const unsigned char *blocks, int n, float *out);
@@ -68,5 +68,47 @@ float matrix_row_dot(const Matrix *m, int row, const float *x) {
     case TENSOR_F16: return dot_f16((const uint16_t *)p, x, m->cols);
     case TENSOR_Q8_0: return dot_q8_0(p, x, m->cols);
     default: return chunked_dot(m, p, x);
+    }
+}
+
+int takes_quantised_activations(TensorType type) {
+    return decoder_of(type) != NULL && type != TENSOR_Q4_0;
+}
+
+size_t quantised_activation_bytes(TensorType type, int cols) {
+    switch (type) {
+    case TENSOR_Q5_0: return (size_t)cols / QK_BLOCK * 34;
+    case TENSOR_Q4_1: case TENSOR_Q5_1: return (size_t)cols / QK_BLOCK * Q8_1_BYTES;
+    case TENSOR_BF16: return (size_t)cols * 2;
+    case TENSOR_Q2_K: case TENSOR_Q3_K: case TENSOR_Q4_K: case TENSOR_Q5_K: case TENSOR_Q6_K:
+        return (size_t)cols / QK_K * Q8_K_BYTES;
+    default: return 0;
+    }
+}
+
+size_t max_quantised_activation_bytes(int cols) { return (size_t)cols * 2; } /* BF16 */
+
+void quantize_activations(TensorType type, const float *x, int cols, unsigned char *out) {
+    switch (type) {
+    case TENSOR_Q5_0: quantize_row_q8_0(x, cols, out); return;
+    case TENSOR_Q4_1: case TENSOR_Q5_1: quantize_row_q8_1(x, cols, out); return;
+    case TENSOR_BF16: round_row_bf16(x, cols, (uint16_t *)(void *)out); return;
+    default: quantize_row_q8_k(x, cols, out); return;
+    }
+}
+
+void matrix_row_dots_quantised(const Matrix *m, int row, const unsigned char *xq, int n_tokens,
+                               float *out) {
+    const unsigned char *p = row_pointer(m, row);
+    size_t stride = quantised_activation_bytes(m->type, m->cols);
+    switch (m->type) {
+    case TENSOR_Q5_0: case TENSOR_Q4_1: case TENSOR_Q5_1:
+        dots_legacy_q8(m->type, p, xq, stride, n_tokens, m->cols, out);
+        return;
+    case TENSOR_BF16:
+        for (int t = 0; t < n_tokens; t++)
+            out[t] = dot_bf16_bf16(p, (const uint16_t *)(const void *)(xq + t * stride), m->cols);
+        return;
+    default: dots_k_q8_k(m->type, p, xq, stride, n_tokens, m->cols, out); return;
     }
 }

@@ -350,9 +350,10 @@ static void encode_rows(TensorType type, const float *wf, int rows, int cols, un
     }
 }
 
-/* The activations a product of `type` weights sees: F16 weights take the floats as they
- * are; Q8_0 and Q4_0 weights take them quantised to Q8_0 (always in the row kernels, and in
- * blocks too where the tiled integer kernels are built in), as dequantised here. */
+/* The activations a product of `type` weights sees: F16 weights take them rounded to f16 (as
+ * llama.cpp does: its vec_dot_type for F16), Q8_0 and Q4_0 weights quantised to Q8_0 (always
+ * in the row kernels, and in blocks too where the tiled integer kernels are built in), as
+ * dequantised here. */
 static void activations_seen(TensorType type, int tokens, const float *x, int cols, float *xr) {
     int quantised = type != TENSOR_F16 &&
                     (qgemm_has_tiles() || tokens < (type == TENSOR_Q4_0 ? 32 : 16));
@@ -360,6 +361,11 @@ static void activations_seen(TensorType type, int tokens, const float *x, int co
     for (int tk = 0; tk < tokens; tk++) {
         const float *in = x + (size_t)tk * cols;
         float *out = xr + (size_t)tk * cols;
+        if (type == TENSOR_F16) {
+            for (int i = 0; i < cols; i++)
+                out[i] = half_to_float_portable(float_to_half_portable(in[i]));
+            continue;
+        }
         if (!quantised) { memcpy(out, in, (size_t)cols * sizeof(float)); continue; }
         quantize_row_q8_0(in, cols, xq);
         Matrix mx = {xq, TENSOR_Q8_0, 1, cols};

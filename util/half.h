@@ -89,4 +89,15 @@ static inline void half_to_float_row(const uint16_t *in, float *out, int n) {
     for (; i < n; i++) out[i] = half_to_float(in[i]);
 }
 
+/* n floats rounded to the nearest f16 (ties to even) and back. */
+static inline void round_row_to_half(const float *in, float *out, int n) {
+    int i = 0;
+#if defined(__F16C__)
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(in + i),
+                                                                  _MM_FROUND_TO_NEAREST_INT)));
+#endif
+    for (; i < n; i++) out[i] = half_to_float(float_to_half(in[i]));
+}
+
 #endif
