@@ -9,6 +9,7 @@
 #include "engine_fixture.h"
 #include "../engine/qgemm.h"
 #include "harness.h"
+#include "json.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -502,6 +503,94 @@ static void test_quantised_decode_near_block_path(TestContext *t) {
     free(short_blocks);
 }
 
+/* Our encoders against llama-quantize's (de3ff81, tests/llamacpp/make_reference.sh): models/kjv.gguf
+ * re-encoded here as Q4_1, Q5_0, Q5_1 and BF16 must give, byte for byte, the tensors that
+ * llama-quantize wrote in those types into tests/llamacpp/kjv-mix.gguf (attn_v Q4_1,
+ * attn_output Q5_0, ffn_gate Q5_1, blk.0.ffn_up BF16); and ./run on our BF16 file must
+ * give llama-perplexity's figure for its own BF16 file (reference.json). */
+static int same_tensor_bytes(TestContext *t, const GgufFile *ours, const GgufFile *theirs,
+                             const char *name, TensorType type) {
+    const GgufTensorInfo *a = gguf_find_tensor(ours, name), *b = gguf_find_tensor(theirs, name);
+    if (!a || !b || a->type != (uint32_t)type || b->type != (uint32_t)type) {
+        test_fail_at(t, __FILE__, __LINE__, "%s: not %s in both files", name,
+                     tensor_type_name(type));
+        return 0;
+    }
+    int same = a->n_bytes == b->n_bytes && memcmp(a->data, b->data, (size_t)a->n_bytes) == 0;
+    CHECK(t, same, "%s (%s): our bytes differ from llama-quantize's", name, tensor_type_name(type));
+    return same;
+}
+
+static int parse_file(TestContext *t, const char *path, char **bytes, GgufFile *f) {
+    size_t size;
+    char err[ERR_LEN];
+    *bytes = read_file(path, &size);
+    if (!*bytes || gguf_parse(f, *bytes, size, err, sizeof err)) {
+        test_fail_at(t, __FILE__, __LINE__, "%s: %s", path, *bytes ? err : "cannot read");
+        free(*bytes);
+        return -1;
+    }
+    return 0;
+}
+
+static void test_matches_llama_quantize(TestContext *t) {
+    static const struct { TensorType type; const char *file, *family; } cases[] = {
+        {TENSOR_Q4_1, "kjv-q4_1.gguf", "attn_v"},
+        {TENSOR_Q5_0, "kjv-q5_0.gguf", "attn_output"},
+        {TENSOR_Q5_1, "kjv-q5_1.gguf", "ffn_gate"},
+        {TENSOR_BF16, "kjv-bf16.gguf", "ffn_up"},
+    };
+    char *mix_bytes, err[ERR_LEN] = "";
+    GgufFile mix;
+    if (parse_file(t, "tests/llamacpp/kjv-mix.gguf", &mix_bytes, &mix)) return;
+    int same = 0, compared = 0;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const char *out = temp_path(cases[c].file);
+        if (quantize_file("models/kjv.gguf", out, cases[c].type, NULL, err, sizeof err)) {
+            test_fail_at(t, __FILE__, __LINE__, "quantize_file: %s", err);
+            continue;
+        }
+        char *bytes;
+        GgufFile ours;
+        if (parse_file(t, out, &bytes, &ours)) continue;
+        for (int layer = 0; layer < (cases[c].type == TENSOR_BF16 ? 1 : 4); layer++) {
+            char name[64];
+            snprintf(name, sizeof name, "blk.%d.%s.weight", layer, cases[c].family);
+            same += same_tensor_bytes(t, &ours, &mix, name, cases[c].type);
+            compared++;
+        }
+        gguf_free(&ours);
+        free(bytes);
+    }
+    CHECK(t, compared == 13 && same == compared, "%d of %d tensors byte-identical", same, compared);
+    gguf_free(&mix);
+    free(mix_bytes);
+}
+
+static void test_bf16_ppl_matches_llamacpp(TestContext *t) {
+    char err[ERR_LEN] = "", out[4096], errs[4096];
+    const char *path = temp_path("kjv-bf16-ppl.gguf");
+    REQUIRE(t, quantize_file("models/kjv.gguf", path, TENSOR_BF16, NULL, err, sizeof err) == 0,
+            "quantize_file: %s", err);
+    JsonValue *ref = json_parse_file("tests/llamacpp/reference.json");
+    REQUIRE(t, ref, "cannot read tests/llamacpp/reference.json");
+    const JsonValue *rows = json_get(ref, "ppl");
+    double want = NAN;
+    for (int i = 0; rows && i < rows->n_items; i++)
+        if (strcmp(json_get(&rows->items[i], "file")->string, "kjv-bf16.gguf") == 0)
+            want = json_number(&rows->items[i], test_quick() ? "ppl_16_chunks" : "ppl", NAN);
+    json_free(ref);
+    const char *argv[] = {run_binary(), path, "--ppl", "models/kjv-heldout.txt", "-c", "256",
+                          "--ppl-score-from", "128", "-t", "2", "--json",
+                          test_quick() ? "--ppl-chunks" : NULL, "16", NULL};
+    int status = run_command(argv, out, sizeof out, errs, sizeof errs, 600);
+    JsonValue *report = status == 0 ? json_parse(out) : NULL;
+    double got = report ? json_number(report, "ppl", NAN) : NAN;
+    json_free(report);
+    CHECK(t, fabs(got - want) <= 2e-4 * want, "BF16 ppl %.4f, llama.cpp %.4f (%s)", got, want,
+          status == 0 ? "" : errs);
+}
+
 static const TestCase quantize_tests[] = {
     {"q8_0_by_hand", test_q8_0_by_hand},
     {"q4_0_by_hand", test_q4_0_by_hand},
@@ -513,6 +602,8 @@ static const TestCase quantize_tests[] = {
     {"bad_inputs", test_bad_inputs},
     {"stories260k", test_stories260k},
     {"quantised_decode_near_block_path", test_quantised_decode_near_block_path},
+    {"matches_llama_quantize", test_matches_llama_quantize},
+    {"bf16_ppl_matches_llamacpp", test_bf16_ppl_matches_llamacpp},
     {NULL, NULL},
 };
 

@@ -1,11 +1,13 @@
 /* quantize.c — the `quantize` tool: re-encodes the 2-D weight matrices of a llama GGUF
- * (F32 or F16) as F16, Q8_0 or Q4_0 (GGML's block layouts, from models/gguf_writer.h).
+ * (F32 or F16) as F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0 or Q5_1 (GGML's block layouts, encoded
+ * as ggml's reference quantisers do: models/block_encode.h).
  * 1-D tensors (norm gains, RoPE factors) and matrices whose rows are not a multiple of 32
  * values are copied as they are (the latter with a note).  Every metadata key is copied
  * byte for byte, whatever its type, except general.file_type, which names the new type.
- *   quantize IN.gguf OUT.gguf --type f16|q8_0|q4_0
+ *   quantize IN.gguf OUT.gguf --type f16|bf16|q8_0|q4_0|q4_1|q5_0|q5_1
  * The conversion is quantize_file(); tests/test_quantize.c includes this file with
  * QUANTIZE_NO_MAIN defined to call it directly. */
+#include "../models/block_encode.h"
 #include "../models/gguf.h"
 #include "../models/gguf_writer.h"
 #include "../models/model.h"
@@ -94,7 +96,7 @@ static int plan_tensor(const GgufTensorInfo *t, TensorType target, TensorPlan *p
         return fail(err, err_size, "tensor '%.*s' is %s: quantize reads F32 or F16 matrices "
                     "only (re-quantising would lose precision twice)", n, t->name.bytes,
                     tensor_type_name((TensorType)t->type));
-    if (target != TENSOR_F16 && t->ne[0] % QK_BLOCK != 0) {
+    if (tensor_type_info(target)->block_values > 1 && t->ne[0] % QK_BLOCK != 0) {
         if (notes)
             fprintf(notes, "quantize: %.*s has rows of %llu values (not a multiple of %d): "
                     "kept as %s\n", n, t->name.bytes, (unsigned long long)t->ne[0], QK_BLOCK,
@@ -136,8 +138,16 @@ static void put_padding(Output *o, uint64_t n) {
     }
 }
 
-static uint32_t file_type(TensorType type) { /* llama.cpp's general.file_type */
-    return type == TENSOR_F16 ? 1 : type == TENSOR_Q4_0 ? 2 : 7;
+static uint32_t file_type(TensorType type) { /* llama.cpp's general.file_type (LLAMA_FTYPE_) */
+    switch (type) {
+    case TENSOR_F16: return 1;
+    case TENSOR_Q4_0: return 2;
+    case TENSOR_Q4_1: return 3;
+    case TENSOR_Q5_0: return 8;
+    case TENSOR_Q5_1: return 9;
+    case TENSOR_BF16: return 32;
+    default: return 7; /* Q8_0 */
+    }
 }
 
 static int is_key(const GgufKv *kv, const char *key) {
@@ -192,23 +202,12 @@ static void put_header(Output *o, const GgufFile *in, const TensorPlan *plans,
 }
 
 /* One row of n values (F32 or F16 in) encoded as `type` into out. */
-static void encode_row(const GgufTensorInfo *t, uint64_t row, TensorType type, float *values,
-                       uint8_t *out) {
+static void encode_tensor_row(const GgufTensorInfo *t, uint64_t row, TensorType type,
+                              float *values, uint8_t *out) {
     size_t n = (size_t)t->ne[0];
     if (t->type == TENSOR_F32) memcpy(values, (const float *)t->data + row * n, n * sizeof *values);
     else half_to_float_row((const uint16_t *)t->data + row * n, values, (int)n);
-    if (type == TENSOR_F16) {
-        for (size_t j = 0; j < n; j++) {
-            uint16_t h = float_to_half(values[j]);
-            memcpy(out + 2 * j, &h, 2);
-        }
-        return;
-    }
-    size_t block_bytes = tensor_bytes(type, 1, QK_BLOCK);
-    for (size_t b = 0; b < n / QK_BLOCK; b++) {
-        if (type == TENSOR_Q8_0) gguf_quantize_q8_0_block(values + b * QK_BLOCK, out + b * block_bytes);
-        else gguf_quantize_q4_0_block(values + b * QK_BLOCK, out + b * block_bytes);
-    }
+    encode_row(type, values, (int)n, out);
 }
 
 static int put_tensor(Output *o, const GgufTensorInfo *t, const TensorPlan *p) {
@@ -225,7 +224,7 @@ static int put_tensor(Output *o, const GgufTensorInfo *t, const TensorPlan *p) {
         return -1;
     }
     for (uint64_t r = 0; r < t->ne[1] && !o->failed; r++) {
-        encode_row(t, r, p->type, values, encoded);
+        encode_tensor_row(t, r, p->type, values, encoded);
         put(o, encoded, row_bytes);
     }
     free(values);
@@ -269,12 +268,13 @@ static int quantize_mapped(const MappedFile *m, const char *output, TensorType t
 }
 
 /* IN (a llama GGUF that model_open accepts) -> OUT with its matrices in `target`
- * (TENSOR_F16, TENSOR_Q8_0 or TENSOR_Q4_0).  Notes go to `notes` (NULL: none).
+ * (a type can_encode() takes).  Notes go to `notes` (NULL: none).
  * 0, or -1 with a message; on failure no output file is left behind. */
 int quantize_file(const char *input, const char *output, TensorType target, FILE *notes,
                   char *err, size_t err_size) {
-    if (target != TENSOR_F16 && target != TENSOR_Q8_0 && target != TENSOR_Q4_0)
-        return fail(err, err_size, "target type %d is not one of f16, q8_0, q4_0", (int)target);
+    if (!can_encode(target))
+        return fail(err, err_size, "target type %d is not one of f16, bf16, q8_0, q4_0, q4_1, "
+                    "q5_0, q5_1", (int)target);
     if (same_file(input, output))
         return fail(err, err_size, "'%s' is both input and output: write to another file",
                     output);
@@ -297,16 +297,22 @@ int quantize_file(const char *input, const char *output, TensorType target, FILE
 #ifndef QUANTIZE_NO_MAIN
 
 static const char USAGE[] =
-    "usage: quantize IN.gguf OUT.gguf --type f16|q8_0|q4_0\n"
+    "usage: quantize IN.gguf OUT.gguf --type f16|bf16|q8_0|q4_0|q4_1|q5_0|q5_1\n"
     "  re-encodes the 2-D weight matrices (F32 or F16) of a llama GGUF; 1-D tensors and\n"
     "  matrices whose rows are not a multiple of 32 are copied; all metadata is copied\n";
 
 static int parse_type(const char *text, TensorType *type, char *err, size_t err_size) {
-    if (strcmp(text, "f16") == 0) *type = TENSOR_F16;
-    else if (strcmp(text, "q8_0") == 0) *type = TENSOR_Q8_0;
-    else if (strcmp(text, "q4_0") == 0) *type = TENSOR_Q4_0;
-    else return fail(err, err_size, "--type '%s' is not one of f16, q8_0, q4_0", text);
-    return 0;
+    static const struct { const char *name; TensorType type; } types[] = {
+        {"f16", TENSOR_F16},   {"bf16", TENSOR_BF16}, {"q8_0", TENSOR_Q8_0}, {"q4_0", TENSOR_Q4_0},
+        {"q4_1", TENSOR_Q4_1}, {"q5_0", TENSOR_Q5_0}, {"q5_1", TENSOR_Q5_1},
+    };
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (strcmp(text, types[i].name) == 0) {
+            *type = types[i].type;
+            return 0;
+        }
+    return fail(err, err_size, "--type '%s' is not one of f16, bf16, q8_0, q4_0, q4_1, q5_0, "
+                "q5_1", text);
 }
 
 static int parse_arguments(int argc, char **argv, const char **input, const char **output,
