@@ -354,6 +354,29 @@ static void test_gguf_hyper_parameters(TestContext *t) {
     free_kjv(&g);
 }
 
+/* llama-quantize's Q4_K_M of kjv.gguf (tests/llamacpp) cut in the middle of the data of its
+ * last tensor, a Q4_K matrix: half a row of super-blocks is missing. */
+static void refuse_truncated_k_quant(TestContext *t) {
+    const char *q4km = "tests/llamacpp/kjv-q4_k_m.gguf";
+    Gguf g = {0};
+    char err[ERR_LEN];
+    g.bytes = (unsigned char *)read_file(q4km, &g.size);
+    if (!g.bytes || gguf_parse(&g.gguf, g.bytes, g.size, err, sizeof err) != 0) {
+        CHECK(t, 0, "cannot read %s", q4km);
+        free(g.bytes);
+        return;
+    }
+    const GgufTensorInfo *last = &g.gguf.tensors[0];
+    for (uint64_t i = 1; i < g.gguf.n_tensors; i++)
+        if (g.gguf.tensors[i].offset > last->offset) last = &g.gguf.tensors[i];
+    size_t cut = (size_t)((const unsigned char *)last->data - g.bytes) + 144 * 8 + 72;
+    CHECK(t, last->type == TENSOR_Q4_K, "the last tensor of %s is not Q4_K", q4km);
+    refuse(t, "Q4_K_M GGUF cut in the middle of a Q4_K super-block", "extends past the end",
+           write_prefix(t, &g, "q4km-cut.gguf", cut), NULL);
+    gguf_free(&g.gguf);
+    free(g.bytes);
+}
+
 static void test_gguf_tensors(TestContext *t) {
     if (!need_kjv(t)) return;
     Gguf g;
@@ -361,6 +384,7 @@ static void test_gguf_tensors(TestContext *t) {
     const char *embd = "token_embd.weight";
     refuse(t, "GGUF tensor of type 9 (Q8_1, activations only)", "does not compute",
            patch_u32(t, &g, "q8_1.gguf", tensor_type_at(&g, embd), 9), NULL);
+    refuse_truncated_k_quant(t);
     refuse(t, "GGUF tensor of unknown type 1000", "unsupported type 1000",
            patch_u32(t, &g, "type1000.gguf", tensor_type_at(&g, embd), 1000), NULL);
     refuse(t, "GGUF tensor with n_dims 7", "n_dims 7",

@@ -4,7 +4,10 @@
  * here). The files cover every block type the engine reads: kjv-q4_k_m.gguf (Q4_K, Q6_K),
  * kjv-q6_k.gguf, and kjv-mix.gguf (Q2_K, Q3_K, Q4_0, Q4_1, Q5_0, Q5_1, Q5_K, BF16).
  *   - perplexity of models/kjv-heldout.txt, -c 256, second half of each chunk scored, f16 KV,
- *     within 2e-4 of llama-perplexity's (the issue asks 0.2 %; measured: 3.4e-5 at worst);
+ *     within 1e-3 of llama-perplexity's (the issue asks 0.2 %). Measured on the whole text:
+ *     3.4e-5 at worst; on the first 16 chunks (the sanitizer builds' run) 2.4e-4 at worst,
+ *     the level every type shows there, Q8_0 and BF16 included (llama.cpp rounds q and the
+ *     attention weights to f16 in its attention, ./run keeps them in float);
  *   - 32 greedy tokens from three prompts on each file: the same text as llama-completion's.
  * Both llama.cpp runs use -fa off: its flash-attention kernel rounds queries to f16, which
  * on this under-trained model turns two of the nine continuations at near-ties. */
@@ -54,7 +57,7 @@ static void ppl_matches_llamacpp(TestContext *t) {
         if (strcmp(name, "kjv-bf16.gguf") == 0) continue; /* test_quantize.c makes that one */
         double want = json_number(row, quick ? "ppl_16_chunks" : "ppl", NAN);
         double got = run_ppl(t, file_path(name), quick ? 16 : 0);
-        CHECK(t, fabs(got - want) <= 2e-4 * want, "%s: ppl %.4f, llama.cpp %.4f (%.2g apart)",
+        CHECK(t, fabs(got - want) <= 1e-3 * want, "%s: ppl %.4f, llama.cpp %.4f (%.2g apart)",
               name, got, want, fabs(got - want) / want);
         checked++;
     }

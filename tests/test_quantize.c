@@ -587,7 +587,7 @@ static void test_bf16_ppl_matches_llamacpp(TestContext *t) {
     JsonValue *report = status == 0 ? json_parse(out) : NULL;
     double got = report ? json_number(report, "ppl", NAN) : NAN;
     json_free(report);
-    CHECK(t, fabs(got - want) <= 2e-4 * want, "BF16 ppl %.4f, llama.cpp %.4f (%s)", got, want,
+    CHECK(t, fabs(got - want) <= 1e-3 * want, "BF16 ppl %.4f, llama.cpp %.4f (%s)", got, want,
           status == 0 ? "" : errs);
 }
 
