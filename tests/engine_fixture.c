@@ -43,3 +43,10 @@ double max_abs_diff(const float *a, const float *b, size_t n) {
     }
     return worst;
 }
+
+double max_abs_value(const float *a, size_t n) {
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++)
+        if (fabs((double)a[i]) > worst) worst = fabs((double)a[i]);
+    return worst;
+}

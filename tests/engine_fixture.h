@@ -21,5 +21,7 @@ void engine_fixture_close(Engine *e);
 
 /* max |a[i] - b[i]| over n logits; infinity when either holds a NaN. */
 double max_abs_diff(const float *a, const float *b, size_t n);
+/* The largest |a[i]|. */
+double max_abs_value(const float *a, size_t n);
 
 #endif

@@ -206,10 +206,14 @@ static void test_head64_prefill_equals_decode(TestContext *t) {
             /* prefill (sgemm over dequantised F16 tiles) and decode (F16 dot kernel) sum in
              * different orders; the F16 weights read their activations rounded to f16 (as
              * llama.cpp does), and so does an f16 cache its keys: either can round such a
-             * 1e-7 difference to a whole f16 step (2^-11 relative), and a q8_0 cache to a
-             * whole step of its block's scale (1/127 of the block maximum) */
-            double limit = kv == KV_Q8_0 ? 5e-2 : 2e-3;
-            CHECK(t, d < limit, "kjv %s: prefill vs decode logits differ by %.3g (limit %g)",
+             * 1e-7 difference to a whole f16 step (2^-11 relative). The logits are the output
+             * of such an f16-input product, so they agree to within one f16 step of the
+             * largest (|logit| max * 2^-11; measured 1.4e-3..2.2e-3 across the portable and
+             * AVX2 kernels, against 5.2e-3 for this model: largest logit 10.7). A q8_0 cache rounds to a whole step
+             * of its block's scale (1/127 of the block maximum). */
+            double half_step = max_abs_value(la, (size_t)SEQ * vocab) / 2048.0;
+            double limit = kv == KV_Q8_0 ? 5e-2 : half_step;
+            CHECK(t, d < limit, "kjv %s: prefill vs decode logits differ by %.3g (limit %.3g)",
                   kv_type_name((KvType)kv), d, limit);
         }
         free(la);
