@@ -214,6 +214,7 @@ static float block_dot(const KBlock *k, const unsigned char *xq) {
 
 void dots_k_q8_k(TensorType type, const unsigned char *w, const unsigned char *xq,
                  size_t xq_stride, int n_tokens, int n, float *out) {
+    if (dots_k_q8_k_avx2(type, w, xq, xq_stride, n_tokens, n, out)) return;
     int bytes;
     Unpacker unpack = unpacker_of(type, &bytes);
     KBlock k;

@@ -1,0 +1,180 @@
+/* quant_k_avx2.c — AVX2 dot products of Q4_K, Q5_K and Q6_K rows with Q8_K activations,
+ * straight from the packed blocks: the codes of 32 values are split out of their nibbles
+ * (and high bits) in registers, multiplied by the activations with vpmaddubsw (unsigned
+ * codes 0..63 by signed int8, pairs summed in int16 without saturation: 2 * 63 * 127 <
+ * 32767) and by their sub-block's scale with vpmaddwd. The integer sums are the ones
+ * quant_k.c's portable path forms (the same exact isum and msum per super-block); only
+ * the order in which the float per-block terms are added differs. Q2_K and Q3_K take the
+ * portable path. */
+#include <string.h>
+
+#include "../util/half.h"
+#include "quant.h"
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+
+enum { Q4_K_BYTES = 144, Q5_K_BYTES = 176, Q6_K_BYTES = 210 };
+
+
+static float half_at(const unsigned char *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return half_to_float(h);
+}
+
+static float hsum_ps(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* Byte shuffles that broadcast one 16-bit lane of each 128-bit half: lane `low` to the low
+ * half and lane `high` to the high half. */
+static __m256i lane_broadcast(int low, int high) {
+    char m[32];
+    for (int i = 0; i < 16; i += 2) {
+        m[i] = (char)(2 * low), m[i + 1] = (char)(2 * low + 1);
+        m[16 + i] = (char)(2 * high), m[16 + i + 1] = (char)(2 * high + 1);
+    }
+    return _mm256_loadu_si256((const __m256i *)m);
+}
+
+/* Q4_K / Q5_K's 12 bytes of 6-bit (scale, min) pairs (quant_k.c's k4_scales_mins) as two
+ * 32-bit words of 8 scales and two of 8 mins, by whole-word masks and shifts. */
+static void k4_words(const unsigned char *s, uint32_t scales[2], uint32_t mins[2]) {
+    uint32_t u[3];
+    memcpy(u, s, 12);
+    scales[0] = u[0] & 0x3f3f3f3f;
+    scales[1] = (u[2] & 0x0f0f0f0f) | ((u[0] >> 6) & 0x03030303) << 4;
+    mins[0] = u[1] & 0x3f3f3f3f;
+    mins[1] = ((u[2] >> 4) & 0x0f0f0f0f) | ((u[1] >> 6) & 0x03030303) << 4;
+}
+
+/* The 16 block sums of a Q8_K block, summed in pairs: the sums of its 8 runs of 32. */
+static __m128i bsums_of_32(const unsigned char *bsums) {
+    return _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)bsums),
+                          _mm_loadu_si128((const __m128i *)(bsums + 16)));
+}
+
+/* Q4_K / Q5_K rows: per super-block d_x (d isum - dmin msum); isum from the codes of each
+ * run of 32 (low nibbles, then high nibbles of each 32 bytes, the fifth bit from `high`)
+ * times its scale, msum from the mins and the block sums. */
+static void dots_k4(const unsigned char *w, const unsigned char *xq, size_t stride, int n_tokens,
+                    int blocks, int has_high, float *out) {
+    enum { MAX_TOKENS = 64 };
+    const __m256i low_mask = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
+    __m256i broadcast[8];
+    for (int v = 0; v < 8; v++) broadcast[v] = lane_broadcast(v, v);
+    __m256 acc[MAX_TOKENS];
+    float minimums[MAX_TOKENS];
+    for (int t = 0; t < n_tokens; t++) acc[t] = _mm256_setzero_ps(), minimums[t] = 0.0f;
+    int bytes = has_high ? Q5_K_BYTES : Q4_K_BYTES;
+    for (int i = 0; i < blocks; i++, w += bytes) {
+        uint32_t sc[2], mn[2];
+        k4_words(w + 4, sc, mn);
+        __m256i scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)sc[1], (int)sc[0])));
+        __m128i mins = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)mn[1], (int)mn[0]));
+        __m256i sv[8];
+        for (int v = 0; v < 8; v++) sv[v] = _mm256_shuffle_epi8(scales, broadcast[v]);
+        float d = half_at(w), dmin = half_at(w + 2);
+        const unsigned char *codes = w + (has_high ? 48 : 16);
+        __m256i high = has_high ? _mm256_loadu_si256((const __m256i *)(w + 16)) : _mm256_setzero_si256();
+        __m256i cv[8]; /* the codes of the 8 runs of 32, split out once for all tokens */
+        for (int g = 0; g < 4; g++) {
+            __m256i packed = _mm256_loadu_si256((const __m256i *)(codes + 32 * g));
+            cv[2 * g] = _mm256_and_si256(packed, low_mask);
+            cv[2 * g + 1] = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_mask);
+            if (has_high) {
+                cv[2 * g] = _mm256_or_si256(cv[2 * g], _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, 2 * g), one), 4));
+                cv[2 * g + 1] = _mm256_or_si256(cv[2 * g + 1], _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, 2 * g + 1), one), 4));
+            }
+        }
+        const unsigned char *x = xq + (size_t)i * Q8_K_BYTES;
+        for (int t = 0; t < n_tokens; t++, x += stride) {
+            const int8_t *q = (const int8_t *)(x + 4);
+            __m256i isum = _mm256_setzero_si256();
+            for (int v = 0; v < 8; v++) {
+                __m256i p = _mm256_maddubs_epi16(cv[v], _mm256_loadu_si256((const __m256i *)(q + 32 * v)));
+                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, sv[v]));
+            }
+            float dx;
+            memcpy(&dx, x, 4);
+            __m128i m = _mm_madd_epi16(bsums_of_32(x + 4 + QK_K), mins);
+            m = _mm_add_epi32(m, _mm_shuffle_epi32(m, 0x4e));
+            m = _mm_add_epi32(m, _mm_shuffle_epi32(m, 0xb1));
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dx * d), _mm256_cvtepi32_ps(isum), acc[t]);
+            minimums[t] += dx * dmin * (float)_mm_cvtsi128_si32(m);
+        }
+    }
+    for (int t = 0; t < n_tokens; t++) out[t] = hsum_ps(acc[t]) - minimums[t];
+}
+
+/* Q6_K rows: value l + 32 s of half h is the low (s < 2) or high nibble of low[l + 32 (s % 2)]
+ * with bits 2s..2s+1 of high[l] on top, stored 0..63 (the offset 32 comes back as 32 sum of
+ * scale * block sum); its two runs of 16 take scales 8h + 2s and 8h + 2s + 1. */
+static void dots_q6_k(const unsigned char *w, const unsigned char *xq, size_t stride, int n_tokens,
+                      int blocks, float *out) {
+    enum { MAX_TOKENS = 64 };
+    const __m256i low_mask = _mm256_set1_epi8(0x0f), two_bits = _mm256_set1_epi8(3);
+    __m256i broadcast[4];
+    for (int s = 0; s < 4; s++) broadcast[s] = lane_broadcast(2 * s, 2 * s + 1);
+    __m256 acc[MAX_TOKENS];
+    for (int t = 0; t < n_tokens; t++) acc[t] = _mm256_setzero_ps();
+    for (int i = 0; i < blocks; i++, w += Q6_K_BYTES) {
+        __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + 192)));
+        __m256i sv[8];
+        for (int h = 0; h < 2; h++) {
+            __m256i half = _mm256_permute2x128_si256(sc16, sc16, h ? 0x11 : 0x00);
+            for (int s = 0; s < 4; s++) sv[4 * h + s] = _mm256_shuffle_epi8(half, broadcast[s]);
+        }
+        float d = half_at(w + 208);
+        __m256i cv[8]; /* the codes of the 8 runs of 32, split out once for all tokens */
+        for (int h = 0; h < 2; h++) {
+            __m256i high = _mm256_loadu_si256((const __m256i *)(w + 128 + 32 * h));
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)(w + 64 * h));
+            __m256i l1 = _mm256_loadu_si256((const __m256i *)(w + 64 * h + 32));
+            for (int s = 0; s < 4; s++) {
+                __m256i bytes = s % 2 ? l1 : l0;
+                __m256i nib = s < 2 ? _mm256_and_si256(bytes, low_mask)
+                                    : _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low_mask);
+                __m256i top = _mm256_and_si256(_mm256_srli_epi16(high, 2 * s), two_bits);
+                cv[4 * h + s] = _mm256_or_si256(nib, _mm256_slli_epi16(top, 4));
+            }
+        }
+        const unsigned char *x = xq + (size_t)i * Q8_K_BYTES;
+        for (int t = 0; t < n_tokens; t++, x += stride) {
+            const int8_t *q = (const int8_t *)(x + 4);
+            __m256i isum = _mm256_setzero_si256();
+            for (int v = 0; v < 8; v++) {
+                __m256i p = _mm256_maddubs_epi16(cv[v], _mm256_loadu_si256((const __m256i *)(q + 32 * v)));
+                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, sv[v]));
+            }
+            __m256i offset = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)(x + 4 + QK_K)));
+            isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(offset, 5));
+            float dx;
+            memcpy(&dx, x, 4);
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dx * d), _mm256_cvtepi32_ps(isum), acc[t]);
+        }
+    }
+    for (int t = 0; t < n_tokens; t++) out[t] = hsum_ps(acc[t]);
+}
+
+int dots_k_q8_k_avx2(TensorType type, const unsigned char *w, const unsigned char *xq,
+                     size_t xq_stride, int n_tokens, int n, float *out) {
+    if (n_tokens > 64) return 0;
+    switch (type) {
+    case TENSOR_Q4_K: dots_k4(w, xq, xq_stride, n_tokens, n / QK_K, 0, out); return 1;
+    case TENSOR_Q5_K: dots_k4(w, xq, xq_stride, n_tokens, n / QK_K, 1, out); return 1;
+    case TENSOR_Q6_K: dots_q6_k(w, xq, xq_stride, n_tokens, n / QK_K, out); return 1;
+    default: return 0;
+    }
+}
+#else
+int dots_k_q8_k_avx2(TensorType type, const unsigned char *w, const unsigned char *xq,
+                     size_t xq_stride, int n_tokens, int n, float *out) {
+    (void)type, (void)w, (void)xq, (void)xq_stride, (void)n_tokens, (void)n, (void)out;
+    return 0;
+}
+#endif
