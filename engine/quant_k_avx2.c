@@ -125,10 +125,11 @@ static void dots_q6_k(const unsigned char *w, const unsigned char *xq, size_t st
     for (int i = 0; i < blocks; i++, w += Q6_K_BYTES) {
         __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + 192)));
         __m256i sv[8];
-        for (int h = 0; h < 2; h++) {
-            __m256i half = _mm256_permute2x128_si256(sc16, sc16, h ? 0x11 : 0x00);
-            for (int s = 0; s < 4; s++) sv[4 * h + s] = _mm256_shuffle_epi8(half, broadcast[s]);
-        }
+        /* the permute's selector must be an immediate, even where the loop is not unrolled */
+        __m256i halves[2] = {_mm256_permute2x128_si256(sc16, sc16, 0x00),
+                             _mm256_permute2x128_si256(sc16, sc16, 0x11)};
+        for (int h = 0; h < 2; h++)
+            for (int s = 0; s < 4; s++) sv[4 * h + s] = _mm256_shuffle_epi8(halves[h], broadcast[s]);
         float d = half_at(w + 208);
         __m256i cv[8]; /* the codes of the 8 runs of 32, split out once for all tokens */
         for (int h = 0; h < 2; h++) {
