@@ -311,7 +311,11 @@ int gguf_open_model(Model *model, const char *path, char *err, size_t err_size) 
         return -1;
     }
     GgufReader reader = {model, &file, calloc((size_t)file.n_tensors + 1, 1), err, err_size};
-    int rc = reader.used ? read_model(&reader) : fail(err, err_size, "out of memory");
+    int rc = reader.used ? 0 : fail(err, err_size, "out of memory");
+    if (rc == 0 && file.n_tensors == 0)
+        rc = fail(err, err_size, "'%s' holds a vocabulary and no weights: it opens only for "
+                  "--tokenize and --detokenize", path);
+    if (rc == 0) rc = read_model(&reader);
     free(reader.used);
     gguf_free(&file);
     if (rc == 0) rc = model_finish(model, path, err, err_size);

@@ -1,12 +1,15 @@
 /* gguf_vocab.c — a GGUF's tokenizer.ggml.* keys into ModelVocab: the pieces, scores and
  * token types, the special ids, the tokenizer family name and SentencePiece's whitespace
  * rules (add_space_prefix, remove_extra_whitespaces), with llama.cpp's defaults for a file
- * that does not record them. */
+ * that does not record them; and the opening of a GGUF for its vocabulary alone (the form
+ * tokenizers ship in), weights or none. */
 #include "gguf_reader.h"
 
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "model.h"
 
 #include "../util/errors.h"
 /* The array under `key` if present; it must hold `count` elements of `type`. */
@@ -111,4 +114,34 @@ int gguf_read_vocab(GgufReader *r) {
         read_flag(r, "tokenizer.ggml.remove_extra_whitespaces", 0, &v->remove_extra_whitespaces))
         return -1;
     return 0;
+}
+
+/* The vocabulary's size from tokenizer.ggml.tokens itself, for a file read without its
+ * weights (with them, token_embd.weight's rows must agree: gguf_read_vocab checks). */
+static int size_from_tokens(GgufReader *r) {
+    const GgufKv *tokens = gguf_find_kv(r->file, "tokenizer.ggml.tokens");
+    if (!tokens)
+        return fail(r->err, r->err_size, "the file has no vocabulary (no tokenizer.ggml.tokens)");
+    if (tokens->type != GGUF_ARRAY || tokens->value.array.count == 0 ||
+        tokens->value.array.count > INT_MAX / 2)
+        return fail(r->err, r->err_size, "tokenizer.ggml.tokens is not a non-empty array of "
+                    "at most %d strings", INT_MAX / 2);
+    r->model->config.vocab_size = (int)tokens->value.array.count;
+    return 0;
+}
+
+int gguf_open_vocabulary(Model *model, const char *path, char *err, size_t err_size) {
+    memset(model, 0, sizeof *model);
+    if (model_map_file(model, path, err, err_size)) return -1;
+    model->format = MODEL_FORMAT_GGUF;
+    GgufFile file;
+    if (gguf_parse(&file, model->mapping, model->mapping_size, err, err_size)) {
+        model_close(model);
+        return -1;
+    }
+    GgufReader reader = {model, &file, NULL, err, err_size};
+    int rc = size_from_tokens(&reader) || gguf_read_vocab(&reader) ? -1 : 0;
+    gguf_free(&file);
+    if (rc != 0) model_close(model);
+    return rc;
 }

@@ -126,6 +126,15 @@ int model_open(Model *model, const char *path, char *err, size_t err_size) {
                 path, reason);
 }
 
+int model_open_vocabulary(Model *model, const char *path, char *err, size_t err_size) {
+    memset(model, 0, sizeof *model);
+    if (!path || !*path) return fail(err, err_size, "no model path given");
+    unsigned char magic[4];
+    if (read_magic(path, magic, err, err_size) != 0) return -1;
+    if (memcmp(magic, "GGUF", 4) == 0) return gguf_open_vocabulary(model, path, err, err_size);
+    return model_open(model, path, err, err_size);
+}
+
 size_t tensor_bytes(TensorType type, int64_t rows, int64_t cols) {
     const TensorTypeInfo *info = tensor_type_info(type);
     if (rows < 0 || cols < 0 || !info || cols % info->block_values != 0) return 0;

@@ -114,6 +114,10 @@ typedef struct {
  * On failure returns -1 with a one-line message in err; the Model is left closed. */
 int model_open(Model *model, const char *path, char *err, size_t err_size);
 void model_close(Model *model);
+/* Opens only what tokenizing needs: a GGUF's vocabulary (the file may hold no tensors;
+ * config.vocab_size is the vocabulary's own size, nothing else in config is set), or any
+ * other model file in full. */
+int model_open_vocabulary(Model *model, const char *path, char *err, size_t err_size);
 
 /* Checks every hyper-parameter and tensor shape; called by model_open. */
 int model_validate(const Model *model, char *err, size_t err_size);
@@ -124,6 +128,7 @@ const char *tensor_type_name(TensorType type);
 
 /* Format readers (used by model_open; exposed for tests and tools). */
 int gguf_open_model(Model *model, const char *path, char *err, size_t err_size);
+int gguf_open_vocabulary(Model *model, const char *path, char *err, size_t err_size);
 int llama2c_open_model(Model *model, const char *path, char *err, size_t err_size);
 
 #endif

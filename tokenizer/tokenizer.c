@@ -146,6 +146,20 @@ int tokenizer_decode_piece(const Tokenizer *tok, int prev_id, int id, char *out,
     return (int)written;
 }
 
+int tokenizer_piece_display(const Tokenizer *tok, int id, char *out, size_t out_size) {
+    if (!tok || id < 0 || id >= tokenizer_vocab_size(tok) || !out || out_size == 0) return -1;
+    PieceView piece = piece_of(tok, id);
+    if (piece.kind == PIECE_CONTROL || piece.kind == PIECE_UNKNOWN) {
+        size_t n = piece.length < out_size - 1 ? piece.length : out_size - 1;
+        memcpy(out, piece.text, n);
+        out[n] = '\0';
+        return (int)n;
+    }
+    /* a previous id that is neither BOS nor the start keeps the leading space */
+    int not_start = tokenizer_bos(tok) == 0 ? 1 : 0;
+    return tokenizer_decode_piece(tok, not_start, id, out, out_size);
+}
+
 size_t tokenizer_decode(const Tokenizer *tok, const int *ids, int n_ids, char *out, size_t out_size) {
     size_t avail = out && out_size > 0 ? out_size - 1 : 0, total = 0;
     for (int i = 0; ids && i < n_ids; i++) {

@@ -55,6 +55,11 @@ int tokenizer_encode(const Tokenizer *tok, const char *text, size_t len, int add
  * "". Returns the number of bytes written to out (at most out_size - 1, NUL-terminated). */
 int tokenizer_decode_piece(const Tokenizer *tok, int prev_id, int id, char *out, size_t out_size);
 
+/* Token `id` as a reader wants to see it listed: control and unknown tokens by their
+ * spelling ("<s>"), others by their bytes with any leading space kept. Returns the bytes
+ * written (at most out_size - 1, NUL-terminated); -1 when id is out of range. */
+int tokenizer_piece_display(const Tokenizer *tok, int id, char *out, size_t out_size);
+
 /* Decodes a whole id sequence into out (NUL-terminated, truncated to out_size - 1);
  * returns the full byte length. */
 size_t tokenizer_decode(const Tokenizer *tok, const int *ids, int n_ids, char *out, size_t out_size);

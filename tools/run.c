@@ -10,6 +10,7 @@
 #include "run_generate.h"
 #include "run_ppl.h"
 #include "run_session.h"
+#include "run_tokenize.h"
 
 static int run_perplexity(Session *s, const RunOptions *o, char *err, size_t err_size) {
     int *ids = NULL, n_ids = 0;
@@ -42,6 +43,8 @@ static int run_perplexity(Session *s, const RunOptions *o, char *err, size_t err
 
 static int run_mode(const RunOptions *o, char *err, size_t err_size) {
     if (o->mode == RUN_PRINT_ROPE) return run_print_rope(o, err, err_size);
+    if (o->mode == RUN_TOKENIZE) return run_tokenize(o, err, err_size);
+    if (o->mode == RUN_DETOKENIZE) return run_detokenize(o, err, err_size);
     Session session;
     if (session_open(&session, o, o->mode != RUN_BENCH, err, err_size) != 0) return -1;
     int rc;

@@ -73,6 +73,7 @@ static int parse_valued(RunOptions *o, const char *flag, const char *v, int *rc,
                         size_t n) {
     long seed;
     if (!strcmp(flag, "-p") || !strcmp(flag, "--prompt")) o->prompt = v;
+    else if (!strcmp(flag, "-f") || !strcmp(flag, "--file")) o->prompt_file = v;
     else if (!strcmp(flag, "-m") || !strcmp(flag, "--model")) o->model_path = v;
     else if (!strcmp(flag, "--tokenizer")) o->tokenizer_path = v;
     else if (!strcmp(flag, "-n") || !strcmp(flag, "--n-predict"))
@@ -113,13 +114,16 @@ static int parse_switch(RunOptions *o, const char *flag) {
     else if (!strcmp(flag, "--bench")) o->mode = RUN_BENCH;
     else if (!strcmp(flag, "-v") || !strcmp(flag, "--verbose")) o->verbose = 1;
     else if (!strcmp(flag, "--context-shift")) o->context_shift = 1;
+    else if (!strcmp(flag, "--tokenize")) o->mode = RUN_TOKENIZE;
+    else if (!strcmp(flag, "--detokenize")) o->mode = RUN_DETOKENIZE;
+    else if (!strcmp(flag, "--no-bos")) o->no_bos = 1;
     else return 0;
     return 1;
 }
 
 static int is_valued_flag(const char *flag) {
     static const char *const valued[] = {
-        "-p", "--prompt", "-m", "--model", "--tokenizer", "-n", "--n-predict", "--temp",
+        "-p", "--prompt", "-f", "--file", "-m", "--model", "--tokenizer", "-n", "--n-predict", "--temp",
         "--top-p", "-s", "--seed", "-c", "--ctx-size", "-t", "--threads", "-b",
         "--batch-size", "--kv-type", "--rope-keys", "--stream-window", "--sinks", "--keep",
         "--bench-prompt", "--bench-gen",
@@ -129,8 +133,28 @@ static int is_valued_flag(const char *flag) {
     return 0;
 }
 
+/* An id list: digits, separated by spaces or commas. */
+static int looks_like_ids(const char *s) {
+    int digits = 0;
+    for (; *s; s++) {
+        if (*s >= '0' && *s <= '9') digits++;
+        else if (*s != ' ' && *s != ',' && *s != '-') return 0;
+    }
+    return digits > 0;
+}
+
+/* --ids: with an id list after it, the ids --detokenize reads; alone, --tokenize's "ids only". */
+static void parse_ids_flag(RunOptions *o, int argc, char **argv, int *i) {
+    if (*i + 1 < argc && looks_like_ids(argv[*i + 1])) o->id_list = argv[++*i];
+    else o->ids_only = 1;
+}
+
 static int parse_one(RunOptions *o, int argc, char **argv, int *i, char *err, size_t n) {
     const char *arg = argv[*i];
+    if (!strcmp(arg, "--ids")) {
+        parse_ids_flag(o, argc, argv, i);
+        return 0;
+    }
     int rc = rope_flag_parse(&o->rope, argc, argv, i, err, n);
     if (rc != 0) return rc < 0 ? -1 : 0;
     rc = ppl_flag_parse(&o->ppl, argc, argv, i, err, n);
@@ -158,6 +182,8 @@ int run_args_parse(RunOptions *o, int argc, char **argv, char *err, size_t err_s
         if (parse_one(o, argc, argv, &i, err, err_size) != 0) return -1;
     }
     if (o->ppl.text_path && o->mode == RUN_GENERATE) o->mode = RUN_PERPLEXITY;
+    if (o->mode == RUN_DETOKENIZE && !o->id_list)
+        return fail(err, err_size, "--detokenize needs --ids \"ID ID ...\"");
     if (o->stream_window && o->context_shift)
         return fail(err, err_size, "--stream-window and --context-shift are two answers to a full "
                     "cache: choose one");
@@ -175,9 +201,13 @@ void run_args_help(FILE *out) {
         "       ./run MODEL --ppl FILE [...]   perplexity of a text\n"
         "       ./run [MODEL] --print-rope     the RoPE frequency table\n"
         "       ./run MODEL --bench [...]      prefill/decode speed\n"
-        "MODEL is a GGUF (v2/v3, llama) or a llama2.c .bin checkpoint.\n\n"
+        "       ./run MODEL --tokenize [-p TEXT | -f FILE] [--ids] [--no-bos] [--json]\n"
+        "       ./run MODEL --detokenize --ids \"ID ID ...\"\n"
+        "MODEL is a GGUF (v2/v3, llama) or a llama2.c .bin checkpoint; --tokenize and\n"
+        "--detokenize also open a GGUF that holds only a vocabulary.\n\n"
         "generation:\n"
         "  -p, --prompt TEXT      prompt (default: empty, i.e. BOS only)\n"
+        "  -f, --file FILE        prompt from a file, its bytes exactly (nothing trimmed)\n"
         "  -n, --n-predict N      tokens to generate (default 256)\n"
         "  --temp T               temperature, 0 = greedy (default 0.8)\n"
         "  --top-p P              nucleus sampling threshold (default 0.9)\n"
@@ -204,7 +234,13 @@ void run_args_help(FILE *out) {
         "  --bench-prompt N       prompt tokens to prefill (default 512)\n"
         "  --bench-gen N          tokens to decode (default 128)\n"
         "  --bench-depth D        tokens already in the cache before measuring (default 0)\n"
-        "  --bench-repeats R      runs; the median is reported (default 3)\n");
+        "  --bench-repeats R      runs; the median is reported (default 3)\n"
+        "tokenize:\n"
+        "  --tokenize             print the ids the prompt is fed as: \"id<TAB>piece\" lines\n"
+        "                         (piece bytes escaped), then a count line\n"
+        "  --ids                  --tokenize: the ids alone, on one line\n"
+        "  --no-bos               --tokenize: leave out the BOS\n"
+        "  --detokenize --ids L   the text of the ids in L (spaces or commas between)\n");
     rope_flags_help(out);
     ppl_flags_help(out);
 }

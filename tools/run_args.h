@@ -10,7 +10,9 @@
 #include "run_ppl.h"
 #include "run_rope.h"
 
-typedef enum { RUN_GENERATE, RUN_PERPLEXITY, RUN_PRINT_ROPE, RUN_BENCH } RunMode;
+typedef enum {
+    RUN_GENERATE, RUN_PERPLEXITY, RUN_PRINT_ROPE, RUN_BENCH, RUN_TOKENIZE, RUN_DETOKENIZE
+} RunMode;
 
 typedef enum { KEY_POLICY_AUTO = -1 } KeyPolicyChoice; /* else a KeyRotationPolicy */
 
@@ -18,6 +20,9 @@ typedef struct {
     RunMode mode;
     const char *model_path;     /* NULL allowed only for --print-rope */
     const char *prompt;
+    const char *prompt_file;    /* -f FILE: the prompt is the file's bytes, exactly */
+    const char *id_list;        /* --ids "1 2 3" for --detokenize */
+    int ids_only, no_bos;       /* --tokenize's --ids and --no-bos */
     const char *tokenizer_path; /* NULL: the model's own vocabulary */
     int n_predict;              /* -n */
     float temperature, top_p;

@@ -1,6 +1,7 @@
 /* run_generate.c — the generate mode: the prompt is echoed, the continuation streamed one
  * token at a time (flushed), and the speed of each phase reported. */
 #include "run_generate.h"
+#include "run_tokenize.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,10 +16,8 @@ double monotonic_seconds(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-int encode_prompt(const Session *s, const char *prompt, int **ids, int *n_ids, char *err,
-                  size_t n) {
-    size_t len = 0;
-    while (prompt[len]) len++;
+int encode_prompt(const Session *s, const char *prompt, size_t len, int **ids, int *n_ids,
+                  char *err, size_t n) {
     int needed = tokenizer_encode(s->tokenizer, prompt, len, 1, NULL, 0, err, n);
     if (needed < 0) return -1;
     int context = transformer_context(s->transformer);
@@ -83,7 +82,12 @@ static int decode_loop(Session *s, const RunOptions *o, Sampler *sampler, const 
 
 int run_generate(Session *s, const RunOptions *o, char *err, size_t err_size) {
     int *ids = NULL, n_ids = 0;
-    if (encode_prompt(s, o->prompt, &ids, &n_ids, err, err_size) != 0) return -1;
+    size_t len;
+    char *owned;
+    const char *prompt = prompt_bytes(o, &len, &owned, err, err_size);
+    int encoded = prompt ? encode_prompt(s, prompt, len, &ids, &n_ids, err, err_size) : -1;
+    free(owned);
+    if (encoded != 0) return -1;
     Sampler sampler;
     if (sampler_init(&sampler, transformer_vocab_size(s->transformer), o->temperature, o->top_p,
                      choose_seed(o), err, err_size) != 0) {

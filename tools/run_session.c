@@ -162,6 +162,17 @@ fail:
     return -1;
 }
 
+int session_open_tokenizer(Session *s, const RunOptions *o, char *err, size_t n) {
+    memset(s, 0, sizeof *s);
+    if (model_open_vocabulary(&s->model, o->model_path, err, n) != 0) return -1;
+    s->tokenizer = open_tokenizer(&s->model, o->tokenizer_path, err, n);
+    if (!s->tokenizer || check_tokenizer(s, err, n) != 0) {
+        session_close(s);
+        return -1;
+    }
+    return 0;
+}
+
 void session_announce(Session *s) {
     if (!s->settings_text) return;
     fputs(s->settings_text, stderr);

@@ -23,6 +23,8 @@ typedef struct {
  * effective settings and the memory plan into s->settings_text. 0, or -1 with a message
  * (everything opened so far is closed again). */
 int session_open(Session *s, const RunOptions *o, int need_tokenizer, char *err, size_t err_size);
+/* Opens the vocabulary (model_open_vocabulary) and the tokenizer alone, for --tokenize. */
+int session_open_tokenizer(Session *s, const RunOptions *o, char *err, size_t err_size);
 /* Prints the settings on stderr (once). Modes call it after their own input checks, so
  * a refused run says one line: the error. */
 void session_announce(Session *s);
