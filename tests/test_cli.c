@@ -19,6 +19,7 @@
 
 #include "../engine/matmul.h"
 #include "../models/gguf.h"
+#include "../models/gguf_writer.h"
 #include "../tools/run_args.h"
 #include "../util/errors.h"
 #include "harness.h"
@@ -453,6 +454,43 @@ static void test_tokenizers(TestContext *t) {
            write_bytes(t, "garbage.bin", garbage, sizeof garbage), NULL);
 }
 
+/* A GGUF with only the given string array under tokenizer.ggml.tokens (count may be 0). */
+static const char *write_token_array(TestContext *t, const char *name, const char *const *tokens,
+                                     int count) {
+    char err[ERR_LEN] = "";
+    const char *path = temp_path(name);
+    GgufWriter *w = gguf_writer_new(err, sizeof err);
+    int rc = !w || gguf_writer_add_string(w, "general.architecture", "llama", err, sizeof err) ||
+             gguf_writer_add_string_array(w, "tokenizer.ggml.tokens", tokens, NULL, count, err,
+                                          sizeof err) ||
+             gguf_writer_write(w, path, err, sizeof err);
+    CHECK(t, rc == 0, "cannot write %s: %s", path, err);
+    gguf_writer_free(w);
+    return path;
+}
+
+static void test_tokenize_refusals(TestContext *t) {
+    if (!need_kjv(t)) return;
+    refuse(t, "--detokenize of an id outside the vocabulary", "outside the vocabulary", KJV,
+           "--detokenize", "--ids", "1 1024", NULL);
+    refuse(t, "--detokenize without --ids", "needs --ids", KJV, "--detokenize", NULL);
+    refuse(t, "--tokenize -f of a file that does not exist", "cannot open", KJV, "--tokenize",
+           "-f", "/nonexistent/prompt.txt", NULL);
+    static const char *const none[] = {NULL};
+    refuse(t, "GGUF whose tokenizer.ggml.tokens is empty", "non-empty array", "--tokenize",
+           write_token_array(t, "empty-vocab.gguf", none, 0), "-p", "x", NULL);
+    static const char *const two[] = {"<unk>", "a"};
+    refuse(t, "vocabulary-only GGUF, for generation", "no weights",
+           write_token_array(t, "vocab-only.gguf", two, 2), "-p", "a", NULL);
+    Gguf g;
+    if (!load_kjv(t, &g)) return;
+    size_t at = kv_type_at(&g, "tokenizer.ggml.tokens") - 1; /* the key's last byte */
+    /* tokenizer.ggml.tokenz: weights, and no vocabulary */
+    refuse(t, "GGUF with weights and no tokenizer.ggml.tokens, --tokenize", "no vocabulary",
+           write_patched(t, &g, "no-vocab.gguf", at, "z", 1), "--tokenize", "-p", "x", NULL);
+    free_kjv(&g);
+}
+
 static void test_shared_mismatches(TestContext *t) {
     if (!need_kjv(t)) return;
     REQUIRE_SHARED(t, stories, "models/stories260K.gguf");
@@ -690,6 +728,7 @@ static const char *const all_flags[] = {
     "--rope-high-freq-factor", "--rope-long-factors", "--rope-short-factors", "--rope-max-pos",
     "--rope-dim", "--rope-seq-len", "--head-dim", "--ppl", "--ppl-score-from", "--ppl-stride",
     "--ppl-chunks", "--ppl-band", "--ppl-positions", "--ppl-no-progress", "--json", "--csv",
+    "-f", "--file", "--tokenize", "--detokenize", "--ids", "--no-bos",
     "-h", "--help", NULL};
 
 static int help_lists(const char *help, const char *flag) {
@@ -834,6 +873,7 @@ static const TestCase cli_tests[] = {
     {"gguf_tensors", test_gguf_tensors},
     {"llama2c_files", test_llama2c_files},
     {"tokenizers", test_tokenizers},
+    {"tokenize_refusals", test_tokenize_refusals},
     {"shared_mismatches", test_shared_mismatches},
     {"flag_syntax", test_flag_syntax},
     {"flag_numbers", test_flag_numbers},
