@@ -41,6 +41,17 @@ static __m256i lane_broadcast(int low, int high) {
     return _mm256_loadu_si256((const __m256i *)m);
 }
 
+/* The 8 runs of 32 codes (cv) times a Q8_K block's 256 int8 (q), each pair of products
+ * summed in int16 and multiplied by its run's scales (sv) into 8 int32 lanes. */
+static __m256i scaled_code_sums(const __m256i cv[8], const __m256i sv[8], const int8_t *q) {
+    __m256i isum = _mm256_setzero_si256();
+    for (int v = 0; v < 8; v++) {
+        __m256i p = _mm256_maddubs_epi16(cv[v], _mm256_loadu_si256((const __m256i *)(q + 32 * v)));
+        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, sv[v]));
+    }
+    return isum;
+}
+
 /* Q4_K / Q5_K's 12 bytes of 6-bit (scale, min) pairs (quant_k.c's k4_scales_mins) as two
  * 32-bit words of 8 scales and two of 8 mins, by whole-word masks and shifts. */
 static void k4_words(const unsigned char *s, uint32_t scales[2], uint32_t mins[2]) {
@@ -93,12 +104,7 @@ static void dots_k4(const unsigned char *w, const unsigned char *xq, size_t stri
         }
         const unsigned char *x = xq + (size_t)i * Q8_K_BYTES;
         for (int t = 0; t < n_tokens; t++, x += stride) {
-            const int8_t *q = (const int8_t *)(x + 4);
-            __m256i isum = _mm256_setzero_si256();
-            for (int v = 0; v < 8; v++) {
-                __m256i p = _mm256_maddubs_epi16(cv[v], _mm256_loadu_si256((const __m256i *)(q + 32 * v)));
-                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, sv[v]));
-            }
+            __m256i isum = scaled_code_sums(cv, sv, (const int8_t *)(x + 4));
             float dx;
             memcpy(&dx, x, 4);
             __m128i m = _mm_madd_epi16(bsums_of_32(x + 4 + QK_K), mins);
@@ -146,12 +152,7 @@ static void dots_q6_k(const unsigned char *w, const unsigned char *xq, size_t st
         }
         const unsigned char *x = xq + (size_t)i * Q8_K_BYTES;
         for (int t = 0; t < n_tokens; t++, x += stride) {
-            const int8_t *q = (const int8_t *)(x + 4);
-            __m256i isum = _mm256_setzero_si256();
-            for (int v = 0; v < 8; v++) {
-                __m256i p = _mm256_maddubs_epi16(cv[v], _mm256_loadu_si256((const __m256i *)(q + 32 * v)));
-                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, sv[v]));
-            }
+            __m256i isum = scaled_code_sums(cv, sv, (const int8_t *)(x + 4));
             __m256i offset = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)(x + 4 + QK_K)));
             isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(offset, 5));
             float dx;

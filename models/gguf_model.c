@@ -301,15 +301,21 @@ static int read_model(GgufReader *r) {
     return 0;
 }
 
-int gguf_open_model(Model *model, const char *path, char *err, size_t err_size) {
+int gguf_map_and_parse(Model *model, const char *path, GgufFile *file, char *err,
+                       size_t err_size) {
     memset(model, 0, sizeof *model);
     if (model_map_file(model, path, err, err_size)) return -1;
     model->format = MODEL_FORMAT_GGUF;
-    GgufFile file;
-    if (gguf_parse(&file, model->mapping, model->mapping_size, err, err_size)) {
+    if (gguf_parse(file, model->mapping, model->mapping_size, err, err_size)) {
         model_close(model);
         return -1;
     }
+    return 0;
+}
+
+int gguf_open_model(Model *model, const char *path, char *err, size_t err_size) {
+    GgufFile file;
+    if (gguf_map_and_parse(model, path, &file, err, err_size)) return -1;
     GgufReader reader = {model, &file, calloc((size_t)file.n_tensors + 1, 1), err, err_size};
     int rc = reader.used ? 0 : fail(err, err_size, "out of memory");
     if (rc == 0 && file.n_tensors == 0)

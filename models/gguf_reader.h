@@ -14,6 +14,11 @@ typedef struct {
     size_t err_size;
 } GgufReader;
 
+/* Maps path into model (closed first) and parses its GGUF header into file; on failure
+ * -1 with the model closed again. The caller frees file with gguf_free. */
+int gguf_map_and_parse(Model *model, const char *path, GgufFile *file, char *err,
+                       size_t err_size);
+
 /* Copies a string value into a fixed buffer; too long or containing NUL is an error. */
 int gguf_reader_copy_string(GgufReader *r, const GgufKv *kv, char *out, size_t out_size);
 

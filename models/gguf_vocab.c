@@ -131,14 +131,8 @@ static int size_from_tokens(GgufReader *r) {
 }
 
 int gguf_open_vocabulary(Model *model, const char *path, char *err, size_t err_size) {
-    memset(model, 0, sizeof *model);
-    if (model_map_file(model, path, err, err_size)) return -1;
-    model->format = MODEL_FORMAT_GGUF;
     GgufFile file;
-    if (gguf_parse(&file, model->mapping, model->mapping_size, err, err_size)) {
-        model_close(model);
-        return -1;
-    }
+    if (gguf_map_and_parse(model, path, &file, err, err_size)) return -1;
     GgufReader reader = {model, &file, NULL, err, err_size};
     int rc = size_from_tokens(&reader) || gguf_read_vocab(&reader) ? -1 : 0;
     gguf_free(&file);

@@ -111,11 +111,17 @@ static int read_magic(const char *path, unsigned char magic[4], char *err, size_
     return 0;
 }
 
-int model_open(Model *model, const char *path, char *err, size_t err_size) {
+/* Clears model and reads the first four bytes of path; -1 with a message when it cannot. */
+static int open_magic(Model *model, const char *path, unsigned char magic[4], char *err,
+                      size_t err_size) {
     memset(model, 0, sizeof *model);
     if (!path || !*path) return fail(err, err_size, "no model path given");
+    return read_magic(path, magic, err, err_size);
+}
+
+int model_open(Model *model, const char *path, char *err, size_t err_size) {
     unsigned char magic[4];
-    if (read_magic(path, magic, err, err_size) != 0) return -1;
+    if (open_magic(model, path, magic, err, err_size) != 0) return -1;
     if (memcmp(magic, "GGUF", 4) == 0) return gguf_open_model(model, path, err, err_size);
     /* "24ka" is 0x616b3432 little-endian: the versioned llama2.c export. */
     if (memcmp(magic, "24ka", 4) == 0) return llama2c_open_model(model, path, err, err_size);
@@ -127,12 +133,10 @@ int model_open(Model *model, const char *path, char *err, size_t err_size) {
 }
 
 int model_open_vocabulary(Model *model, const char *path, char *err, size_t err_size) {
-    memset(model, 0, sizeof *model);
-    if (!path || !*path) return fail(err, err_size, "no model path given");
     unsigned char magic[4];
-    if (read_magic(path, magic, err, err_size) != 0) return -1;
-    if (memcmp(magic, "GGUF", 4) == 0) return gguf_open_vocabulary(model, path, err, err_size);
-    return model_open(model, path, err, err_size);
+    if (open_magic(model, path, magic, err, err_size) != 0) return -1;
+    return memcmp(magic, "GGUF", 4) == 0 ? gguf_open_vocabulary(model, path, err, err_size)
+                                         : model_open(model, path, err, err_size);
 }
 
 size_t tensor_bytes(TensorType type, int64_t rows, int64_t cols) {
