@@ -414,15 +414,19 @@ static void print_number_or_null(FILE *out, double value) {
     if (isfinite(value)) fprintf(out, "%.10g", value); else fputs("null", out);
 }
 
-static void print_json_string(FILE *out, const char *s) {
+void print_json_bytes(FILE *out, const char *s, size_t n) {
     fputc('"', out);
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
+    for (size_t i = 0; s && i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
         if (c == '"' || c == '\\') fprintf(out, "\\%c", c);
         else if (c < 0x20) fprintf(out, "\\u%04x", c);
         else fputc(c, out);
     }
     fputc('"', out);
+}
+
+static void print_json_string(FILE *out, const char *s) {
+    print_json_bytes(out, s, s ? strlen(s) : 0);
 }
 
 static void band_range(const PplResult *r, int band, int *from, int *to) {

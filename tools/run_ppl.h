@@ -59,6 +59,8 @@ void ppl_flags_help(FILE *out);
 
 /* Reads a whole file into a NUL-terminated buffer (caller frees); NULL with a message
  * when it cannot be opened or read, or is empty. */
+/* n bytes of s as a JSON string literal (quotes, backslashes and control bytes escaped). */
+void print_json_bytes(FILE *out, const char *s, size_t n);
 char *ppl_read_text(const char *path, size_t *len, char *err, size_t err_size);
 
 /* ids = [BOS] + encode(whole file) in one call, as llama.cpp and the references do.

@@ -38,18 +38,6 @@ static void print_escaped(FILE *out, const char *s, int n) {
     }
 }
 
-static void print_json_string(FILE *out, const char *s, int n) {
-    fputc('"', out);
-    for (int i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') fprintf(out, "\\%c", c);
-        else if (c == '\n') fputs("\\n", out);
-        else if (c < 0x20 || c == 0x7f) fprintf(out, "\\u%04x", c);
-        else fputc(c, out);
-    }
-    fputc('"', out);
-}
-
 static void print_ids(const Tokenizer *tok, const int *ids, int n, const RunOptions *o) {
     char piece[256];
     if (o->ppl.format == PPL_FORMAT_JSON) {
@@ -58,7 +46,8 @@ static void print_ids(const Tokenizer *tok, const int *ids, int n, const RunOpti
         printf("], \"pieces\": [");
         for (int i = 0; i < n; i++) {
             if (i) printf(", ");
-            print_json_string(stdout, piece, tokenizer_piece_display(tok, ids[i], piece, sizeof piece));
+            int len = tokenizer_piece_display(tok, ids[i], piece, sizeof piece);
+            print_json_bytes(stdout, piece, len > 0 ? (size_t)len : 0);
         }
         printf("]}\n");
     } else if (o->ids_only) {
