@@ -2,8 +2,10 @@
  * vocabulary of pieces + scores (GGUF tokenizer.ggml.*, llama2.c tokenizer.bin). It follows
  * libsentencepiece 0.1.x: the identity normalizer under the vocabulary's whitespace rules
  * (normalize.c), bpe_model.cc's priority-queue merge, and byte fallback for pieces absent
- * from the vocabulary. */
+ * from the vocabulary (the merge loop itself is bpe_merge.c's). */
 #include "backends.h"
+#include "bpe_merge.h"
+#include "piece_table.h"
 
 #include "../util/errors.h"
 
@@ -17,53 +19,26 @@ enum { TYPE_UNDEFINED, TYPE_NORMAL, TYPE_UNKNOWN, TYPE_CONTROL, TYPE_USER_DEFINE
 
 struct BuiltinVocab {
     int n_tokens;
-    char *bytes;          /* all pieces, concatenated */
-    size_t *offsets;      /* piece i is bytes[offsets[i] .. offsets[i] + lengths[i]) */
-    int *lengths;
+    PieceTable pieces;    /* only mergeable (normal) pieces are indexed */
     float *scores;
     unsigned char *kinds; /* PieceKind */
     unsigned char *byte_values;
     int byte_ids[256];    /* id of "<0xXX>", or -1 */
-    uint32_t *slots;      /* hash table of mergeable pieces: id + 1, 0 = empty */
-    uint32_t slot_mask;
     int bos_id, eos_id, unk_id;
     TokenizerNormalizer normalizer;
 };
 
-static uint32_t hash_bytes(const char *s, size_t n) {
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h;
-}
-
 /* Id of the mergeable piece spelled s[0..n), or -1. */
 static int find_piece(const BuiltinVocab *v, const char *s, size_t n) {
-    for (uint32_t i = hash_bytes(s, n) & v->slot_mask;; i = (i + 1) & v->slot_mask) {
-        uint32_t slot = v->slots[i];
-        if (slot == 0) return -1;
-        int id = (int)slot - 1;
-        if ((size_t)v->lengths[id] == n && memcmp(v->bytes + v->offsets[id], s, n) == 0) return id;
-    }
-}
-
-static void insert_piece(BuiltinVocab *v, int id) {
-    const char *s = v->bytes + v->offsets[id];
-    size_t n = (size_t)v->lengths[id];
-    if (find_piece(v, s, n) >= 0) return; /* a duplicate spelling: the lowest id wins */
-    uint32_t i = hash_bytes(s, n) & v->slot_mask;
-    while (v->slots[i]) i = (i + 1) & v->slot_mask;
-    v->slots[i] = (uint32_t)id + 1;
+    return piece_table_find(&v->pieces, s, n);
 }
 
 void builtin_free(BuiltinVocab *v) {
     if (!v) return;
-    free(v->bytes);
-    free(v->offsets);
-    free(v->lengths);
+    piece_table_free(&v->pieces);
     free(v->scores);
     free(v->kinds);
     free(v->byte_values);
-    free(v->slots);
     free(v);
 }
 
@@ -94,8 +69,8 @@ static int check_vocab(const TokenizerVocab *vocab, size_t *total_bytes, char *e
 /* The kind of token i: from its GGUF type, or (types == NULL) from the special ids and
  * the "<0xXX>" spelling. */
 static int classify(BuiltinVocab *v, const TokenizerVocab *vocab, int i, char *err, size_t err_size) {
-    const char *text = v->bytes + v->offsets[i];
-    int byte = byte_piece_value(text, (size_t)v->lengths[i]);
+    const char *text = piece_table_text(&v->pieces, i);
+    int byte = byte_piece_value(text, (size_t)v->pieces.lengths[i]);
     int type = vocab->types ? vocab->types[i]
                : i == vocab->unk_id                         ? TYPE_UNKNOWN
                : i == vocab->bos_id || i == vocab->eos_id   ? TYPE_CONTROL
@@ -108,22 +83,17 @@ static int classify(BuiltinVocab *v, const TokenizerVocab *vocab, int i, char *e
         v->byte_values[i] = (unsigned char)byte;
         if (v->byte_ids[byte] < 0) v->byte_ids[byte] = i;
     }
-    if (v->kinds[i] == PIECE_NORMAL) insert_piece(v, i);
+    if (v->kinds[i] == PIECE_NORMAL) piece_table_index(&v->pieces, i);
     return 0;
 }
 
-static int allocate(BuiltinVocab *v, int n, size_t total_bytes) {
-    uint32_t slots = 16;
-    while (slots < 2u * (uint32_t)n) slots *= 2;
-    v->slot_mask = slots - 1;
-    v->bytes = malloc(total_bytes + 1);
-    v->offsets = malloc((size_t)n * sizeof *v->offsets);
-    v->lengths = malloc((size_t)n * sizeof *v->lengths);
+static int allocate(BuiltinVocab *v, const TokenizerVocab *vocab, size_t total_bytes) {
+    int n = vocab->n_tokens;
+    int pieces_ok = piece_table_init(&v->pieces, n, vocab->pieces, vocab->piece_lengths, total_bytes) == 0;
     v->scores = malloc((size_t)n * sizeof *v->scores);
     v->kinds = calloc((size_t)n, 1);
     v->byte_values = calloc((size_t)n, 1);
-    v->slots = calloc(slots, sizeof *v->slots);
-    return v->bytes && v->offsets && v->lengths && v->scores && v->kinds && v->byte_values && v->slots ? 0 : -1;
+    return pieces_ok && v->scores && v->kinds && v->byte_values ? 0 : -1;
 }
 
 BuiltinVocab *builtin_create(const TokenizerVocab *vocab, char *err, size_t err_size) {
@@ -131,7 +101,7 @@ BuiltinVocab *builtin_create(const TokenizerVocab *vocab, char *err, size_t err_
     if (check_vocab(vocab, &total_bytes, err, err_size) < 0) return NULL;
     BuiltinVocab *v = calloc(1, sizeof *v);
     int n = vocab->n_tokens;
-    if (!v || allocate(v, n, total_bytes) < 0) {
+    if (!v || allocate(v, vocab, total_bytes) < 0) {
         builtin_free(v);
         fail(err, err_size, "out of memory building a vocabulary of %d tokens", n);
         return NULL;
@@ -140,14 +110,7 @@ BuiltinVocab *builtin_create(const TokenizerVocab *vocab, char *err, size_t err_
     v->bos_id = vocab->bos_id, v->eos_id = vocab->eos_id, v->unk_id = vocab->unk_id;
     v->normalizer = vocab->normalizer;
     memset(v->byte_ids, -1, sizeof v->byte_ids);
-    size_t at = 0;
-    for (int i = 0; i < n; i++) {
-        v->offsets[i] = at;
-        v->lengths[i] = vocab->piece_lengths[i];
-        v->scores[i] = vocab->scores[i];
-        if (v->lengths[i] > 0) memcpy(v->bytes + at, vocab->pieces[i], (size_t)v->lengths[i]);
-        at += (size_t)v->lengths[i];
-    }
+    memcpy(v->scores, vocab->scores, (size_t)n * sizeof *v->scores);
     for (int i = 0; i < n; i++)
         if (classify(v, vocab, i, err, err_size) < 0) {
             builtin_free(v);
@@ -162,94 +125,22 @@ int builtin_eos(const BuiltinVocab *v) { return v->eos_id; }
 TokenizerNormalizer builtin_normalizer(const BuiltinVocab *v) { return v->normalizer; }
 
 PieceView builtin_piece(const BuiltinVocab *v, int id) {
-    PieceView view = {v->bytes + v->offsets[id], (size_t)v->lengths[id], (PieceKind)v->kinds[id],
-                      v->byte_values[id]};
+    PieceView view = {piece_table_text(&v->pieces, id), (size_t)v->pieces.lengths[id],
+                      (PieceKind)v->kinds[id], v->byte_values[id]};
     return view;
 }
 
 /* ---- encoding: bpe_model.cc's merge loop over the normalized text ---- */
 
-typedef struct {
-    int start, length; /* bytes of the normalized text; length 0 once merged away */
-    int prev, next;    /* neighbours, -1 at the ends */
-} Symbol;
-
-typedef struct {
-    float score;
-    int left, right, length; /* length of the merged piece, to spot stale candidates */
-} Candidate;
-
-typedef struct {
-    const BuiltinVocab *vocab;
-    const char *text;
-    Symbol *symbols;
-    Candidate *heap;
-    int heap_size;
-} Merger;
-
-/* SentencePiece's order: higher score first, then the leftmost pair. */
-static int before(const Candidate *a, const Candidate *b) {
-    return a->score > b->score || (a->score == b->score && a->left < b->left);
-}
-
-static void heap_push(Merger *m, Candidate c) {
-    int i = m->heap_size++;
-    while (i > 0 && before(&c, &m->heap[(i - 1) / 2])) {
-        m->heap[i] = m->heap[(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    m->heap[i] = c;
-}
-
-static Candidate heap_pop(Merger *m) {
-    Candidate top = m->heap[0], last = m->heap[--m->heap_size];
-    int i = 0, n = m->heap_size;
-    for (int child = 1; child < n; child = 2 * i + 1) {
-        if (child + 1 < n && before(&m->heap[child + 1], &m->heap[child])) child++;
-        if (!before(&m->heap[child], &last)) break;
-        m->heap[i] = m->heap[child];
-        i = child;
-    }
-    if (n > 0) m->heap[i] = last;
-    return top;
-}
-
-/* Queues the merge of symbols left and right if their concatenation is a piece. */
-static void consider_pair(Merger *m, int left, int right) {
-    if (left < 0 || right < 0) return;
-    const Symbol *a = &m->symbols[left], *b = &m->symbols[right];
-    int id = find_piece(m->vocab, m->text + a->start, (size_t)(a->length + b->length));
-    if (id < 0) return;
-    Candidate c = {m->vocab->scores[id], left, right, a->length + b->length};
-    heap_push(m, c);
-}
-
-static void merge_all(Merger *m, int n_symbols) {
-    for (int i = 1; i < n_symbols; i++) consider_pair(m, i - 1, i);
-    while (m->heap_size > 0) {
-        Candidate c = heap_pop(m);
-        Symbol *a = &m->symbols[c.left], *b = &m->symbols[c.right];
-        if (a->length == 0 || b->length == 0 || a->length + b->length != c.length) continue;
-        a->length += b->length;
-        a->next = b->next;
-        if (b->next >= 0) m->symbols[b->next].prev = c.left;
-        b->length = 0;
-        consider_pair(m, a->prev, c.left);
-        consider_pair(m, c.left, a->next);
-    }
-}
-
-/* Splits the normalized text into its UTF-8 characters; returns how many. */
-static int split_characters(const char *text, int len, Symbol *symbols) {
-    int n = 0;
-    for (int at = 0; at < len; n++) {
-        unsigned char lead = (unsigned char)text[at];
-        int width = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
-        if (width > len - at) width = len - at;
-        symbols[n] = (Symbol){at, width, n - 1, at + width < len ? n + 1 : -1};
-        at += width;
-    }
-    return n;
+/* SentencePiece's rule: a pair may merge when its concatenation is a piece; the piece's
+ * score is the priority. */
+static int piece_score(const void *context, const char *text, int start, int left_length,
+                       int right_length, float *priority) {
+    const BuiltinVocab *v = context;
+    int id = find_piece(v, text + start, (size_t)(left_length + right_length));
+    if (id < 0) return 0;
+    *priority = v->scores[id];
+    return 1;
 }
 
 /* Appends one id (counting past max_ids). */
@@ -268,12 +159,12 @@ static int has_byte_pieces(const BuiltinVocab *v, const char *text, int length) 
 /* Writes the ids of the surviving symbols. Pieces not in the vocabulary become byte pieces
  * (byte fallback); without those, a run of them becomes one unknown token, as in
  * SentencePiece. */
-static int emit_ids(const Merger *m, int *ids, int max_ids, char *err, size_t err_size) {
-    const BuiltinVocab *v = m->vocab;
+static int emit_ids(const BuiltinVocab *v, const char *text, const BpeSymbol *symbols, int *ids,
+                    int max_ids, char *err, size_t err_size) {
     int count = 0, prev_unknown = 0;
-    for (int i = 0; i >= 0; i = m->symbols[i].next) {
-        const char *piece = m->text + m->symbols[i].start;
-        int length = m->symbols[i].length, id = find_piece(v, piece, (size_t)length);
+    for (int i = 0; i >= 0; i = symbols[i].next) {
+        const char *piece = text + symbols[i].start;
+        int length = symbols[i].length, id = find_piece(v, piece, (size_t)length);
         if (id >= 0) put_id(ids, max_ids, &count, id);
         else if (has_byte_pieces(v, piece, length))
             for (int k = 0; k < length; k++) put_id(ids, max_ids, &count, v->byte_ids[(unsigned char)piece[k]]);
@@ -296,15 +187,13 @@ int builtin_encode(const BuiltinVocab *v, const char *text, size_t len, int *ids
         free(normalized);
         return 0;
     }
-    Merger m = {v, normalized, malloc((size_t)n_bytes * sizeof(Symbol)), malloc((size_t)n_bytes * 3 * sizeof(Candidate)), 0};
+    BpeSymbol *symbols = malloc((size_t)n_bytes * sizeof *symbols);
     int count = -1;
-    if (!m.symbols || !m.heap) fail(err, err_size, "encode: out of memory for %d symbols", n_bytes);
-    else {
-        merge_all(&m, split_characters(normalized, n_bytes, m.symbols));
-        count = emit_ids(&m, ids, max_ids, err, err_size);
-    }
-    free(m.symbols);
-    free(m.heap);
+    if (!symbols || bpe_merge(normalized, n_bytes, piece_score, v, symbols) < 0)
+        fail(err, err_size, "encode: out of memory for %d symbols", n_bytes);
+    else
+        count = emit_ids(v, normalized, symbols, ids, max_ids, err, err_size);
+    free(symbols);
     free(normalized);
     return count;
 }
