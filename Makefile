@@ -29,6 +29,8 @@ RUN_OBJ  := $(RUN_C:%.c=$(BUILD)/%.o)
 TOOLS    := $(patsubst tools/%.c,$(BUILD)/tools/%,$(filter-out tools/run.c $(RUN_C),$(wildcard tools/*.c)))
 TEST_C   := $(wildcard tests/*.c)
 TEST_OBJ := $(TEST_C:%.c=$(BUILD)/%.o)
+# test data kept compressed in the repository (tests/llama3/make_reference.sh made it)
+TEST_DATA := tests/llama3/llama3-vocab.gguf
 RUN      := $(if $(filter build,$(BUILD)),run,$(BUILD)/run)
 
 .PHONY: all deps test test-portable test-avx2 sanitize tsan bench demo clean
@@ -51,8 +53,11 @@ $(RUN): $(BUILD)/tools/run.o $(RUN_OBJ) $(BUILD)/libropewalk.a
 $(BUILD)/tools/%: $(BUILD)/tools/%.o $(BUILD)/libropewalk.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/run_tests: $(TEST_OBJ) $(RUN_OBJ) $(BUILD)/libropewalk.a
+$(BUILD)/run_tests: $(TEST_OBJ) $(RUN_OBJ) $(BUILD)/libropewalk.a | $(TEST_DATA)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
+tests/llama3/llama3-vocab.gguf: tests/llama3/llama3-vocab.gguf.gz
+	gunzip -c $< > $@.tmp && mv $@.tmp $@
 
 deps:
 	./tools/install_deps.sh

@@ -66,6 +66,37 @@ static int read_scores_and_types(GgufReader *r) {
     return 0;
 }
 
+/* tokenizer.ggml.merges, when the file has it: an array of strings, copied into one block. */
+static int read_merges(GgufReader *r) {
+    ModelVocab *v = &r->model->vocab;
+    const GgufKv *kv = gguf_find_kv(r->file, "tokenizer.ggml.merges");
+    if (!kv) return 0;
+    if (kv->type != GGUF_ARRAY || kv->value.array.type != GGUF_STRING || kv->value.array.count > INT_MAX / 2)
+        return fail(r->err, r->err_size, "tokenizer.ggml.merges is not an array of strings");
+    size_t n = (size_t)kv->value.array.count, total = 0;
+    const uint8_t *cursor = kv->value.array.data;
+    for (size_t i = 0; i < n; i++) total += (size_t)gguf_next_array_string(&cursor).length + 1;
+    v->merges = malloc((n ? n : 1) * sizeof *v->merges);
+    v->merge_lengths = malloc((n ? n : 1) * sizeof *v->merge_lengths);
+    v->merge_bytes = malloc(total ? total : 1);
+    if (!v->merges || !v->merge_lengths || !v->merge_bytes)
+        return fail(r->err, r->err_size, "out of memory (%zu merges)", n);
+    r->model->owned_bytes += n * (sizeof *v->merges + sizeof *v->merge_lengths) + total;
+    cursor = kv->value.array.data;
+    char *at = v->merge_bytes;
+    for (size_t i = 0; i < n; i++) {
+        GgufString s = gguf_next_array_string(&cursor);
+        if (s.length >= INT_MAX)
+            return fail(r->err, r->err_size, "merge %zu is %llu bytes long", i, (unsigned long long)s.length);
+        memcpy(at, s.bytes, (size_t)s.length);
+        at[s.length] = 0;
+        v->merges[i] = at, v->merge_lengths[i] = (int)s.length;
+        at += s.length + 1;
+    }
+    v->n_merges = (int)n;
+    return 0;
+}
+
 /* A special token id: -1 when absent or 0xFFFFFFFF (GGUF's "none"); else in range. */
 static int read_token_id(GgufReader *r, const char *key, int *out) {
     const GgufKv *kv = gguf_find_kv(r->file, key);
@@ -105,8 +136,11 @@ int gguf_read_vocab(GgufReader *r) {
                     "%d rows", (unsigned long long)tokens->value.array.count,
                     r->model->config.vocab_size);
     const GgufKv *name = gguf_find_kv(r->file, "tokenizer.ggml.model");
-    if (read_pieces(r, tokens) || read_scores_and_types(r) ||
+    const GgufKv *pre = gguf_find_kv(r->file, "tokenizer.ggml.pre");
+    if (read_pieces(r, tokens) || read_scores_and_types(r) || read_merges(r) ||
         (name && gguf_reader_copy_string(r, name, v->model_name, sizeof v->model_name)) ||
+        (pre && gguf_reader_copy_string(r, pre, v->pre_tokenizer, sizeof v->pre_tokenizer)) ||
+        read_flag(r, "tokenizer.ggml.add_bos_token", strcmp(v->model_name, "gpt2") != 0, &v->add_bos) ||
         read_token_id(r, "tokenizer.ggml.bos_token_id", &v->bos_id) ||
         read_token_id(r, "tokenizer.ggml.eos_token_id", &v->eos_id) ||
         read_token_id(r, "tokenizer.ggml.unknown_token_id", &v->unk_id) ||

@@ -52,20 +52,24 @@ static void free_owned(Model *model) {
     }
 }
 
-static void free_vocab(ModelVocab *vocab) {
+void model_vocab_free(ModelVocab *vocab) {
     if (vocab->pieces)
         for (int i = 0; i < vocab->n_tokens; i++) free(vocab->pieces[i]);
     free(vocab->pieces);
     free(vocab->piece_lengths);
     free(vocab->scores);
     free(vocab->types);
+    free(vocab->merges);
+    free(vocab->merge_lengths);
+    free(vocab->merge_bytes);
+    memset(vocab, 0, sizeof *vocab);
 }
 
 void model_close(Model *model) {
     if (!model) return;
     if (model->mapping) munmap(model->mapping, model->mapping_size);
     free(model->weights.layers);
-    free_vocab(&model->vocab);
+    model_vocab_free(&model->vocab);
     free_owned(model);
     memset(model, 0, sizeof *model);
 }

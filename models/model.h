@@ -91,6 +91,14 @@ typedef struct {
     /* SentencePiece's whitespace rules: tokenizer.ggml.add_space_prefix (default 1) and
      * tokenizer.ggml.remove_extra_whitespaces (default 0), llama.cpp's defaults. */
     int add_space_prefix, remove_extra_whitespaces;
+    int add_bos;                /* tokenizer.ggml.add_bos_token (default: 1 for "llama",
+                                   0 for "gpt2", as llama.cpp) */
+    /* byte-level BPE ("gpt2"): tokenizer.ggml.merges and tokenizer.ggml.pre */
+    int n_merges;
+    char **merges;              /* n_merges pointers into merge_bytes, "left right" */
+    int *merge_lengths;
+    char *merge_bytes;
+    char pre_tokenizer[32];
 } ModelVocab;
 
 typedef enum { MODEL_FORMAT_GGUF, MODEL_FORMAT_LLAMA2C } ModelFormat;
@@ -114,6 +122,8 @@ typedef struct {
  * On failure returns -1 with a one-line message in err; the Model is left closed. */
 int model_open(Model *model, const char *path, char *err, size_t err_size);
 void model_close(Model *model);
+/* Frees a ModelVocab's arrays (pieces one by one, merges as one block) and zeroes it. */
+void model_vocab_free(ModelVocab *vocab);
 /* Opens only what tokenizing needs: a GGUF's vocabulary (the file may hold no tensors;
  * config.vocab_size is the vocabulary's own size, nothing else in config is set), or any
  * other model file in full. */

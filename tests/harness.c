@@ -2,6 +2,8 @@
  * pipe, print one line per failure or skip and a closing "N passed, N failed, N skipped". */
 #define _GNU_SOURCE
 #include "harness.h"
+#include "../util/errors.h"
+#include "../util/read_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -97,25 +99,8 @@ int write_file(const char *path, const void *data, size_t size) {
 }
 
 char *read_file(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap + 1);
-    size_t got;
-    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            char *bigger = realloc(buf, 2 * cap + 1);
-            if (!bigger) { free(buf); buf = NULL; break; }
-            buf = bigger;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (!buf) return NULL;
-    buf[n] = 0;
-    if (size) *size = n;
-    return buf;
+    char err[ERR_LEN];
+    return read_whole_file(path, "file", size, err, sizeof err);
 }
 
 const char *run_binary(void) {

@@ -23,7 +23,7 @@
 #include "../tools/run_args.h"
 #include "../util/errors.h"
 #include "harness.h"
-#include "json.h"
+#include "../util/json.h"
 
 #define KJV "models/kjv.gguf"
 #define KJV_SPM "models/kjv.model"

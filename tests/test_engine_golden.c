@@ -11,7 +11,7 @@
 #include "../tokenizer/tokenizer.h"
 #include "engine_fixture.h"
 #include "harness.h"
-#include "json.h"
+#include "../util/json.h"
 
 #define MAX_IDS 128
 

@@ -23,7 +23,7 @@
 #include "../tokenizer/model_vocab.h"
 #include "engine_fixture.h"
 #include "harness.h"
-#include "json.h"
+#include "../util/json.h"
 
 #define REFERENCE "tests/llamacpp/reference.json"
 #define HELDOUT "models/kjv-heldout.txt"

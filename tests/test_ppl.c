@@ -13,7 +13,7 @@
 #include "../tools/run_ppl.h"
 #include "../util/errors.h"
 #include "harness.h"
-#include "json.h"
+#include "../util/json.h"
 
 /* ---- a toy model with hand-derivable logits ------------------------------------------
  * vocab 4, dim 2, one layer, one head of dim 2, every attention/FFN matrix zero. Then the

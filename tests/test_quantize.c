@@ -9,7 +9,7 @@
 #include "engine_fixture.h"
 #include "../engine/qgemm.h"
 #include "harness.h"
-#include "json.h"
+#include "../util/json.h"
 
 #include <math.h>
 #include <stdint.h>

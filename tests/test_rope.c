@@ -12,7 +12,7 @@
 #include "../tools/run_rope.h"
 #include "../util/errors.h"
 #include "harness.h"
-#include "json.h"
+#include "../util/json.h"
 
 #define PI 3.14159265358979323846
 

@@ -12,7 +12,7 @@
 #include "../tokenizer/tokenizer.h"
 #include "engine_fixture.h"
 #include "harness.h"
-#include "json.h"
+#include "../util/json.h"
 
 #define VOCAB 512
 #define TRAINED 512

@@ -128,8 +128,10 @@ static void builtin_with_token_types(TestContext *t) {
     REQUIRE_SHARED(t, path, BIN_FILE);
     TypedVocab *v = calloc(1, sizeof *v);
     REQUIRE(t, v && read_typed_vocab(path, v) == 0, "cannot read %s", path);
-    TokenizerVocab vocab = {VOCAB, (const char *const *)v->pieces, v->lengths, v->scores, v->types, BOS, EOS, UNK,
-                            {1, 1}}; /* tok512.model's normalizer_spec */
+    TokenizerVocab vocab = {.n_tokens = VOCAB, .pieces = (const char *const *)v->pieces,
+                            .piece_lengths = v->lengths, .scores = v->scores, .types = v->types,
+                            .bos_id = BOS, .eos_id = EOS, .unk_id = UNK,
+                            .normalizer = {1, 1}}; /* tok512.model's normalizer_spec */
     char err[256] = "";
     Tokenizer *tok = tokenizer_from_vocab(&vocab, err, sizeof err);
     for (int i = 0; i < VOCAB; i++) free(v->pieces[i]);
@@ -432,7 +434,8 @@ static void bad_vocabularies(TestContext *t) {
     const float scores[] = {0, 0, -1, 0, -2};
     int types[] = {2, 3, 1, 6, 1};
     char err[256] = "";
-    TokenizerVocab ok = {5, pieces, lengths, scores, types, 1, -1, 0, {1, 1}};
+    TokenizerVocab ok = {.n_tokens = 5, .pieces = pieces, .piece_lengths = lengths, .scores = scores,
+                         .types = types, .bos_id = 1, .eos_id = -1, .unk_id = 0, .normalizer = {1, 1}};
     Tokenizer *tok = tokenizer_from_vocab(&ok, err, sizeof err);
     CHECK(t, tok != NULL, "a small good vocabulary was refused: %s", err);
     /* "AB": no pieces for "▁", "A" or "B"; A has <0x41>, the rest has no byte piece -> unknown. */

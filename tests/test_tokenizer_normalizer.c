@@ -197,8 +197,10 @@ static void tok512_export_matches_sentencepiece(TestContext *t) {
     char err[ERR_LEN] = "";
     ExportedVocab v;
     REQUIRE(t, exported_vocab_load(path, &v, err, sizeof err) == 0, "%s", err);
-    TokenizerVocab tv = {v.n_tokens, (const char *const *)v.pieces, v.piece_lengths, v.scores,
-                         v.types, v.bos_id, v.eos_id, v.unk_id, v.normalizer.flags};
+    TokenizerVocab tv = {.n_tokens = v.n_tokens, .pieces = (const char *const *)v.pieces,
+                         .piece_lengths = v.piece_lengths, .scores = v.scores, .types = v.types,
+                         .bos_id = v.bos_id, .eos_id = v.eos_id, .unk_id = v.unk_id,
+                         .normalizer = v.normalizer.flags};
     Tokenizer *bt = tokenizer_from_vocab(&tv, err, sizeof err);
     exported_vocab_free(&v);
     Tokenizer *sp = tokenizer_open_sentencepiece(path, err, sizeof err);
@@ -225,7 +227,9 @@ static void rules_by_hand(TestContext *t) {
         {{0, 1}, 3, {2, 1, 3}},
     };
     for (int k = 0; k < 4; k++) {
-        TokenizerVocab tv = {5, pieces, lengths, scores, types, -1, -1, 0, cases[k].rules};
+        TokenizerVocab tv = {.n_tokens = 5, .pieces = pieces, .piece_lengths = lengths, .scores = scores,
+                             .types = types, .bos_id = -1, .eos_id = -1, .unk_id = 0,
+                             .normalizer = cases[k].rules};
         char err[ERR_LEN] = "";
         Tokenizer *tok = tokenizer_from_vocab(&tv, err, sizeof err);
         REQUIRE(t, tok, "%s", err);

@@ -121,9 +121,10 @@ Tokenizer *tokenizer_open_llama2c(const char *path, int vocab_size, char *err, s
     Tokenizer *tok = NULL;
     if (!p.pieces || !p.lengths || !p.scores) fail(err, err_size, "out of memory reading '%s'", path);
     else if (parse_records(data, size, &p, path, err, err_size) == 0) {
-        TokenizerVocab vocab = {vocab_size, (const char *const *)p.pieces, p.lengths, p.scores, NULL,
-                                find_spelling(&p, "<s>"), find_spelling(&p, "</s>"), find_spelling(&p, "<unk>"),
-                                LLAMA2C_NORMALIZER};
+        TokenizerVocab vocab = {.n_tokens = vocab_size, .pieces = (const char *const *)p.pieces,
+                                .piece_lengths = p.lengths, .scores = p.scores,
+                                .bos_id = find_spelling(&p, "<s>"), .eos_id = find_spelling(&p, "</s>"),
+                                .unk_id = find_spelling(&p, "<unk>"), .normalizer = LLAMA2C_NORMALIZER};
         tok = tokenizer_from_vocab(&vocab, err, err_size);
     }
     free_pieces(&p);

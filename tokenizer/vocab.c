@@ -77,13 +77,14 @@ static int classify(BuiltinVocab *v, const TokenizerVocab *vocab, int i, char *e
                : byte >= 0                                  ? TYPE_BYTE
                                                             : TYPE_NORMAL;
     v->kinds[i] = type == TYPE_UNKNOWN ? PIECE_UNKNOWN : type == TYPE_CONTROL ? PIECE_CONTROL
-                : type == TYPE_BYTE    ? PIECE_BYTE    : PIECE_NORMAL;
+                : type == TYPE_BYTE    ? PIECE_BYTE
+                : type == TYPE_USER_DEFINED ? PIECE_USER_DEFINED : PIECE_NORMAL;
     if (type == TYPE_BYTE) {
         if (byte < 0) return fail(err, err_size, "byte token %d is not spelled <0xXX>", i);
         v->byte_values[i] = (unsigned char)byte;
         if (v->byte_ids[byte] < 0) v->byte_ids[byte] = i;
     }
-    if (v->kinds[i] == PIECE_NORMAL) piece_table_index(&v->pieces, i);
+    if (v->kinds[i] == PIECE_NORMAL || v->kinds[i] == PIECE_USER_DEFINED) piece_table_index(&v->pieces, i);
     return 0;
 }
 
@@ -177,12 +178,14 @@ static int emit_ids(const BuiltinVocab *v, const char *text, const BpeSymbol *sy
     return count;
 }
 
-int builtin_encode(const BuiltinVocab *v, const char *text, size_t len, int *ids, int max_ids,
-                   char *err, size_t err_size) {
+int builtin_encode(const BuiltinVocab *v, const char *text, size_t len, int prefix_allowed,
+                   int *ids, int max_ids, char *err, size_t err_size) {
     if (len > (size_t)(INT_MAX / 4 - 3)) return fail(err, err_size, "encode: text of %zu bytes is too long", len);
     char *normalized = malloc(3 * len + 3);
     if (!normalized) return fail(err, err_size, "encode: out of memory for %zu bytes of text", len);
-    int n_bytes = (int)spm_normalize(text, len, v->normalizer, normalized);
+    TokenizerNormalizer rules = v->normalizer;
+    rules.add_space_prefix = rules.add_space_prefix && prefix_allowed;
+    int n_bytes = (int)spm_normalize(text, len, rules, normalized);
     if (n_bytes == 0) {
         free(normalized);
         return 0;

@@ -117,6 +117,7 @@ static int parse_switch(RunOptions *o, const char *flag) {
     else if (!strcmp(flag, "--tokenize")) o->mode = RUN_TOKENIZE;
     else if (!strcmp(flag, "--detokenize")) o->mode = RUN_DETOKENIZE;
     else if (!strcmp(flag, "--no-bos")) o->no_bos = 1;
+    else if (!strcmp(flag, "--no-parse-special")) o->no_parse_special = 1;
     else return 0;
     return 1;
 }
@@ -239,7 +240,9 @@ void run_args_help(FILE *out) {
         "  --tokenize             print the ids the prompt is fed as: \"id<TAB>piece\" lines\n"
         "                         (piece bytes escaped), then a count line\n"
         "  --ids                  --tokenize: the ids alone, on one line\n"
-        "  --no-bos               --tokenize: leave out the BOS\n"
+        "  --no-bos               leave out the BOS the vocabulary adds (tokenizer.ggml.add_bos_token)\n"
+        "  --no-parse-special     text spelling a control token (\"</s>\", \"<|eot_id|>\") in the\n"
+        "                         prompt stays text (default: it becomes that token, as llama.cpp)\n"
         "  --detokenize --ids L   the text of the ids in L (spaces or commas between)\n");
     rope_flags_help(out);
     ppl_flags_help(out);

@@ -22,7 +22,8 @@ typedef struct {
     const char *prompt;
     const char *prompt_file;    /* -f FILE: the prompt is the file's bytes, exactly */
     const char *id_list;        /* --ids "1 2 3" for --detokenize */
-    int ids_only, no_bos;       /* --tokenize's --ids and --no-bos */
+    int ids_only, no_bos;       /* --tokenize's --ids; --no-bos: no BOS even if the vocabulary adds one */
+    int no_parse_special;       /* --no-parse-special: "<|eot_id|>" in a prompt stays text */
     const char *tokenizer_path; /* NULL: the model's own vocabulary */
     int n_predict;              /* -n */
     float temperature, top_p;

@@ -5,9 +5,11 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "../engine/sampler.h"
+#include "../tokenizer/utf8.h"
 #include "../util/errors.h"
 
 double monotonic_seconds(void) {
@@ -16,17 +18,18 @@ double monotonic_seconds(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-int encode_prompt(const Session *s, const char *prompt, size_t len, int **ids, int *n_ids,
-                  char *err, size_t n) {
-    int needed = tokenizer_encode(s->tokenizer, prompt, len, 1, NULL, 0, err, n);
+int encode_prompt(const Session *s, const char *prompt, size_t len, int flags, int **ids,
+                  int *n_ids, char *err, size_t n) {
+    int needed = tokenizer_encode_text(s->tokenizer, prompt, len, flags, NULL, 0, err, n);
     if (needed < 0) return -1;
     int context = transformer_context(s->transformer);
     if (needed >= context)
-        return fail(err, n, "the prompt is %d tokens (with BOS) but the context is %d: "
-                    "raise -c or shorten the prompt", needed, context);
+        return fail(err, n, "the prompt is %d tokens%s but the context is %d: "
+                    "raise -c or shorten the prompt", needed,
+                    (flags & TOKENIZE_ADD_BOS) ? " (with BOS)" : "", context);
     *ids = malloc((size_t)needed * sizeof **ids);
     if (!*ids) return fail(err, n, "out of memory for the prompt");
-    *n_ids = tokenizer_encode(s->tokenizer, prompt, len, 1, *ids, needed, err, n);
+    *n_ids = tokenizer_encode_text(s->tokenizer, prompt, len, flags, *ids, needed, err, n);
     if (*n_ids < 0) { free(*ids); *ids = NULL; return -1; }
     return 0;
 }
@@ -42,10 +45,30 @@ const float *prefill(Session *s, const int *ids, int n, char *err, size_t err_si
     return logits;
 }
 
-static void emit(const Session *s, int prev, int token) {
-    char piece[256];
-    int len = tokenizer_decode_piece(s->tokenizer, prev, token, piece, sizeof piece);
-    if (len > 0) fwrite(piece, 1, (size_t)len, stdout);
+/* Output held back while it ends inside a UTF-8 character: a byte-level token can be a
+ * part of one, and a terminal shown half a character shows garbage. */
+typedef struct {
+    char held[4];
+    size_t n_held;
+} Utf8Stream;
+
+static void emit(const Session *s, Utf8Stream *stream, int prev, int token) {
+    char piece[260];
+    memcpy(piece, stream->held, stream->n_held);
+    int len = tokenizer_decode_piece(s->tokenizer, prev, token, piece + stream->n_held,
+                                     sizeof piece - stream->n_held);
+    size_t total = stream->n_held + (size_t)(len > 0 ? len : 0);
+    size_t ready = utf8_complete_prefix((const unsigned char *)piece, total);
+    fwrite(piece, 1, ready, stdout);
+    stream->n_held = total - ready; /* at most 3 bytes */
+    memcpy(stream->held, piece + ready, stream->n_held);
+    fflush(stdout);
+}
+
+/* Whatever is still held at the end of the stream, complete or not. */
+static void end_stream(Utf8Stream *stream) {
+    fwrite(stream->held, 1, stream->n_held, stdout);
+    stream->n_held = 0;
     fflush(stdout);
 }
 
@@ -59,14 +82,14 @@ static uint64_t choose_seed(const RunOptions *o) {
 /* Samples up to n_predict tokens after the prompt; returns how many were produced. With
  * no overflow policy the sequence ends at the context. */
 static int decode_loop(Session *s, const RunOptions *o, Sampler *sampler, const float *logits,
-                       int prev, char *err, size_t err_size) {
+                       int prev, Utf8Stream *stream, char *err, size_t err_size) {
     int context = transformer_context(s->transformer), eos = tokenizer_eos(s->tokenizer);
     int bounded = s->engine.overflow == OVERFLOW_STOP;
     int produced = 0;
     while (produced < o->n_predict) {
         int next = sampler_next(sampler, logits);
         if (next == eos) break;
-        emit(s, prev, next);
+        emit(s, stream, prev, next);
         produced++;
         prev = next;
         if (produced == o->n_predict) break;
@@ -85,7 +108,7 @@ int run_generate(Session *s, const RunOptions *o, char *err, size_t err_size) {
     size_t len;
     char *owned;
     const char *prompt = prompt_bytes(o, &len, &owned, err, err_size);
-    int encoded = prompt ? encode_prompt(s, prompt, len, &ids, &n_ids, err, err_size) : -1;
+    int encoded = prompt ? encode_prompt(s, prompt, len, session_encode_flags(s, o), &ids, &n_ids, err, err_size) : -1;
     free(owned);
     if (encoded != 0) return -1;
     Sampler sampler;
@@ -95,16 +118,19 @@ int run_generate(Session *s, const RunOptions *o, char *err, size_t err_size) {
         return -1;
     }
     session_announce(s);
-    for (int i = 1; i < n_ids; i++) emit(s, ids[i - 1], ids[i]);
+    Utf8Stream stream = {{0}, 0};
+    for (int i = 0; i < n_ids; i++) emit(s, &stream, i > 0 ? ids[i - 1] : -1, ids[i]); /* BOS: "" */
     double t0 = monotonic_seconds();
     const float *logits = prefill(s, ids, n_ids, err, err_size);
     double t1 = monotonic_seconds();
-    int produced = logits ? decode_loop(s, o, &sampler, logits, ids[n_ids - 1], err, err_size)
+    int produced = logits ? decode_loop(s, o, &sampler, logits, ids[n_ids - 1], &stream, err,
+                                        err_size)
                           : -1;
     double t2 = monotonic_seconds();
     sampler_free(&sampler);
     free(ids);
     if (produced < 0) return -1;
+    end_stream(&stream);
     printf("\n");
     fprintf(stderr, "prompt: %d tokens in %.3f s (%.1f tok/s); generated: %d tokens in %.3f s "
             "(%.1f tok/s); cache %d positions, %ld evicted\n", n_ids, t1 - t0,

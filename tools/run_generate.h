@@ -8,10 +8,10 @@
 
 double monotonic_seconds(void);
 
-/* Encodes the prompt's len bytes (BOS first) and refuses one that does not fit the context.
- * *ids is malloc'd. */
-int encode_prompt(const Session *s, const char *prompt, size_t len, int **ids, int *n_ids,
-                  char *err, size_t err_size);
+/* Encodes the prompt's len bytes with TOKENIZE_* flags and refuses one that does not fit
+ * the context. *ids is malloc'd. */
+int encode_prompt(const Session *s, const char *prompt, size_t len, int flags, int **ids,
+                  int *n_ids, char *err, size_t err_size);
 /* Appends ids[0..n) to the cached sequence in blocks of the engine's batch; returns the
  * last token's logits. */
 const float *prefill(Session *s, const int *ids, int n, char *err, size_t err_size);

@@ -12,6 +12,8 @@
  * is not scored). The band of a prediction is the PREDICTED token's position / L. */
 #include "run_ppl.h"
 
+#include "../util/read_file.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -110,33 +112,13 @@ void ppl_flags_help(FILE *out) {
 /* ---- input ------------------------------------------------------------------------ */
 
 char *ppl_read_text(const char *path, size_t *len, char *err, size_t err_size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fail(err, err_size, "cannot open text file %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 1 << 16, n = 0;
-    char *text = malloc(cap + 1);
-    errno = 0;
-    while (text) {
-        n += fread(text + n, 1, cap - n, f);
-        if (n < cap) break;
-        char *grown = realloc(text, cap * 2 + 1);
-        if (!grown) { free(text); text = NULL; break; }
-        text = grown;
-        cap *= 2;
-    }
-    int read_error = ferror(f) ? (errno ? errno : EIO) : 0;
-    fclose(f);
-    if (!text) { fail(err, err_size, "out of memory reading %s", path); return NULL; }
-    if (read_error || n == 0) {
-        if (read_error) fail(err, err_size, "cannot read text file %s: %s", path,
-                             strerror(read_error));
-        else fail(err, err_size, "text file %s is empty", path);
+    size_t n = 0;
+    char *text = read_whole_file(path, "text file", &n, err, err_size);
+    if (text && n == 0) {
+        fail(err, err_size, "text file %s is empty", path);
         free(text);
         return NULL;
     }
-    text[n] = '\0';
     if (len) *len = n;
     return text;
 }

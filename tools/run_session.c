@@ -173,6 +173,12 @@ int session_open_tokenizer(Session *s, const RunOptions *o, char *err, size_t n)
     return 0;
 }
 
+int session_encode_flags(const Session *s, const RunOptions *o) {
+    int vocab_adds_bos = o->tokenizer_path || s->model.vocab.n_tokens == 0 || s->model.vocab.add_bos;
+    return (vocab_adds_bos && !o->no_bos ? TOKENIZE_ADD_BOS : 0) |
+           (o->no_parse_special ? 0 : TOKENIZE_PARSE_SPECIAL);
+}
+
 void session_announce(Session *s) {
     if (!s->settings_text) return;
     fputs(s->settings_text, stderr);

@@ -25,6 +25,10 @@ typedef struct {
 int session_open(Session *s, const RunOptions *o, int need_tokenizer, char *err, size_t err_size);
 /* Opens the vocabulary (model_open_vocabulary) and the tokenizer alone, for --tokenize. */
 int session_open_tokenizer(Session *s, const RunOptions *o, char *err, size_t err_size);
+/* The TOKENIZE_* flags a prompt is encoded with: BOS when the vocabulary asks for it
+ * (tokenizer.ggml.add_bos_token; always with --tokenizer FILE) and no --no-bos, control
+ * tokens parsed unless --no-parse-special. */
+int session_encode_flags(const Session *s, const RunOptions *o);
 /* Prints the settings on stderr (once). Modes call it after their own input checks, so
  * a refused run says one line: the error. */
 void session_announce(Session *s);

@@ -73,8 +73,8 @@ int run_tokenize(const RunOptions *o, char *err, size_t err_size) {
     if (text && len < (size_t)INT_MAX - 2) {
         /* at most one token per byte (byte fallback), plus BOS */
         ids = malloc((len + 2) * sizeof *ids);
-        n = ids ? tokenizer_encode(s.tokenizer, text, len, !o->no_bos, ids, (int)len + 2, err,
-                                   err_size)
+        n = ids ? tokenizer_encode_text(s.tokenizer, text, len, session_encode_flags(&s, o), ids,
+                                        (int)len + 2, err, err_size)
                 : fail(err, err_size, "out of memory for %zu bytes of prompt", len);
     } else if (text) {
         fail(err, err_size, "the prompt is %zu bytes: more than this tool tokenizes at once", len);

@@ -1,5 +1,6 @@
-/* json.h — a small JSON reader for the reference files in ../shared/refs (tests only).
- * Parses a whole document into a tree; numbers are doubles. */
+/* json.h — a small JSON reader, for the reference files of the tests (../shared/refs) and
+ * for tools/convert_hf_tokenizer (a tokenizer.json). Parses a whole document into a tree;
+ * numbers are doubles. */
 #ifndef ROPEWALK_JSON_H
 #define ROPEWALK_JSON_H
 

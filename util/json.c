@@ -1,11 +1,11 @@
-/* json.c — recursive-descent JSON parser for test reference files. */
+/* json.c — a recursive-descent JSON parser (reference files, tokenizer.json). */
 #include "json.h"
 
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness.h"
+#include "read_file.h"
 
 typedef struct {
     const char *p;
@@ -132,7 +132,8 @@ JsonValue *json_parse(const char *text) {
 }
 
 JsonValue *json_parse_file(const char *path) {
-    char *text = read_file(path, NULL);
+    char err[256];
+    char *text = read_whole_file(path, "file", NULL, err, sizeof err);
     if (!text) return NULL;
     JsonValue *v = json_parse(text);
     free(text);
