@@ -29,8 +29,14 @@ RUN_OBJ  := $(RUN_C:%.c=$(BUILD)/%.o)
 TOOLS    := $(patsubst tools/%.c,$(BUILD)/tools/%,$(filter-out tools/run.c $(RUN_C),$(wildcard tools/*.c)))
 TEST_C   := $(wildcard tests/*.c)
 TEST_OBJ := $(TEST_C:%.c=$(BUILD)/%.o)
-# test data kept compressed in the repository (tests/llama3/make_reference.sh made it)
-TEST_DATA := tests/llama3/llama3-vocab.gguf
+# test data: the Llama 3 vocabulary, kept compressed in the repository
+# (tests/llama3/make_reference.sh made it), and a Llama-3-shaped model of random weights
+# made from it by the project's own tool (the same bytes on every machine: llama.cpp's
+# figures in tests/llama3/llamacpp.json were measured on that file)
+TEST_DATA := tests/llama3/llama3-vocab.gguf tests/llama3/llama3-tiny.gguf
+LLAMA3_TINY_FLAGS := --vocab-from tests/llama3/llama3-vocab.gguf --dim 128 --hidden 384 \
+    --layers 2 --heads 8 --kv-heads 2 --freq-base 500000 --rope-freqs llama3 --tied \
+    --type q8_0 --stddev 0.2 --context 8192 --seed 3
 RUN      := $(if $(filter build,$(BUILD)),run,$(BUILD)/run)
 
 .PHONY: all deps test test-portable test-avx2 sanitize tsan bench demo clean
@@ -58,6 +64,9 @@ $(BUILD)/run_tests: $(TEST_OBJ) $(RUN_OBJ) $(BUILD)/libropewalk.a | $(TEST_DATA)
 
 tests/llama3/llama3-vocab.gguf: tests/llama3/llama3-vocab.gguf.gz
 	gunzip -c $< > $@.tmp && mv $@.tmp $@
+
+tests/llama3/llama3-tiny.gguf: tests/llama3/llama3-vocab.gguf $(BUILD)/tools/make_random_model
+	$(BUILD)/tools/make_random_model $@.tmp $(LLAMA3_TINY_FLAGS) && mv $@.tmp $@
 
 deps:
 	./tools/install_deps.sh

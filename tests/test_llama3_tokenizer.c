@@ -47,6 +47,17 @@ static void close_llama3(Llama3 *l) {
     model_close(&l->model);
 }
 
+/* The vocabulary and reference.json, both or neither (a failure recorded). */
+static JsonValue *open_with_reference(TestContext *t, Llama3 *l) {
+    JsonValue *ref = json_parse_file(REFERENCE);
+    if (!ref) test_fail_at(t, __FILE__, __LINE__, "cannot read " REFERENCE);
+    if (ref && open_llama3(t, l)) {
+        json_free(ref);
+        return NULL;
+    }
+    return ref;
+}
+
 /* The ids of text[0..len) (malloc'd; *n their count, -1 on failure). */
 static int *encode(const Tokenizer *tok, const char *text, size_t len, int flags, int *n) {
     char err[256];
@@ -87,9 +98,8 @@ static const char *reference_text(const char *path) {
 
 static void whole_files_match_reference(TestContext *t) {
     Llama3 l;
-    JsonValue *ref = json_parse_file(REFERENCE);
-    REQUIRE(t, ref, "cannot read " REFERENCE);
-    if (open_llama3(t, &l)) { json_free(ref); return; }
+    JsonValue *ref = open_with_reference(t, &l);
+    if (!ref) return;
     const JsonValue *files = json_get(ref, "files");
     int checked = 0;
     for (int i = 0; files && i < files->n_items; i++) {
@@ -135,9 +145,8 @@ static void lines_match(TestContext *t, const Tokenizer *tok, const JsonValue *r
 
 static void every_line_matches_reference(TestContext *t) {
     Llama3 l;
-    JsonValue *ref = json_parse_file(REFERENCE);
-    REQUIRE(t, ref, "cannot read " REFERENCE);
-    if (open_llama3(t, &l)) { json_free(ref); return; }
+    JsonValue *ref = open_with_reference(t, &l);
+    if (!ref) return;
     const JsonValue *rows = json_get(ref, "lines");
     int agree = 0, total = 0;
     for (int i = 0; rows && i < rows->n_items; i++) lines_match(t, l.tok, &rows->items[i], &agree, &total);
@@ -148,9 +157,8 @@ static void every_line_matches_reference(TestContext *t) {
 
 static void hard_cases_match_reference(TestContext *t) {
     Llama3 l;
-    JsonValue *ref = json_parse_file(REFERENCE);
-    REQUIRE(t, ref, "cannot read " REFERENCE);
-    if (open_llama3(t, &l)) { json_free(ref); return; }
+    JsonValue *ref = open_with_reference(t, &l);
+    if (!ref) return;
     const JsonValue *cases = json_get(ref, "cases");
     int agree = 0;
     for (int i = 0; cases && i < cases->n_items; i++) {

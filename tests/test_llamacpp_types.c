@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../tokenizer/model_vocab.h"
 #include "engine_fixture.h"
 #include "harness.h"
 #include "../util/json.h"
@@ -81,37 +80,6 @@ static void trim_newlines(char *s) {
  * the LORD said unto Moses" has " of" and "," 0.011 apart at its 23rd token: the portable
  * kernels on another CPU took " of" where llama.cpp and the AVX2 build here take ",". */
 #define NEAR_TIE 0.02
-#define MAX_IDS 128
-
-/* Feeds prompt + llama.cpp's continuation (`text`, which starts with the prompt) through the
- * engine as ./run sets it up (f16 KV) and returns the widest gap between the engine's best
- * logit and that of the token llama.cpp chose, over the continuation; -1 on failure. */
-static double worst_gap_on_text(TestContext *t, const char *path, const char *prompt,
-                                const char *text) {
-    char err[256] = "";
-    Engine e;
-    EngineOptions o = {.context = 256, .max_batch = MAX_IDS, .kv_type = KV_F16};
-    if (engine_fixture_open(t, &e, path, o, 0) != 0) return -1;
-    Tokenizer *tok = tokenizer_from_model_vocab(&e.model.vocab, err, sizeof err);
-    int ids[MAX_IDS], prompt_ids[MAX_IDS], vocab = transformer_vocab_size(e.t);
-    int n = tok ? tokenizer_encode(tok, text, strlen(text), 1, ids, MAX_IDS, err, sizeof err) : -1;
-    int n_prompt = tok ? tokenizer_encode(tok, prompt, strlen(prompt), 1, prompt_ids, MAX_IDS, err,
-                                          sizeof err) : -1;
-    double worst = -1;
-    const float *logits = n > 0 && n <= MAX_IDS && n_prompt > 0 && n_prompt <= n
-                              ? transformer_forward(e.t, ids, n, 0, 1, err, sizeof err) : NULL;
-    for (int p = n_prompt - 1; logits && p + 1 < n; p++) {
-        const float *row = logits + (size_t)p * vocab;
-        float best = row[0];
-        for (int v = 1; v < vocab; v++) best = row[v] > best ? row[v] : best;
-        double gap = best - row[ids[p + 1]];
-        worst = gap > worst ? gap : worst;
-    }
-    if (worst < 0) test_fail_at(t, __FILE__, __LINE__, "%s: cannot score \"%s\": %s", path, text, err);
-    tokenizer_free(tok);
-    engine_fixture_close(&e);
-    return worst;
-}
 
 static void greedy_matches_llamacpp(TestContext *t) {
     JsonValue *ref = json_parse_file(REFERENCE);
@@ -133,7 +101,7 @@ static void greedy_matches_llamacpp(TestContext *t) {
             continue;
         }
         if (strcmp(out, want) == 0) continue;
-        double gap = worst_gap_on_text(t, file_path(name), prompt, want);
+        double gap = greedy_worst_gap(t, file_path(name), prompt, want);
         CHECK(t, gap >= 0 && gap <= NEAR_TIE, "%s, \"%s\": got \"%s\", llama.cpp \"%s\", whose "
               "tokens the engine rates up to %.3g below its best (limit %g)", name, prompt, out,
               want, gap, NEAR_TIE);

@@ -663,8 +663,13 @@ static void test_resolve_rejects_bad_combinations(TestContext *t) {
     RopeConfig r;
     char err[ERR_LEN] = "";
     m.rope.freq_factors = freqs;
+    /* rope_freqs.weight applies by default; a mode on the command line replaces it */
+    const char *plain[] = {NULL};
+    CHECK(t, resolve(plain, &m, 2048, &r, &st, err) == 0 && r.freq_factors && r.freq_factors[3] == 8 &&
+          !st.file_divisors_replaced, "the file's divisors: '%s'", err);
     const char *l3[] = {"--rope-scaling", "llama3", NULL};
-    CHECK(t, resolve(l3, &m, 2048, &r, &st, err) == -1 && strstr(err, "twice"), "'%s'", err);
+    CHECK(t, resolve(l3, &m, 2048, &r, &st, err) == 0 && !r.freq_factors && st.file_divisors_replaced,
+          "--rope-scaling llama3 with rope_freqs: '%s'", err);
     const char *odd[] = {"--rope-dim", "7", NULL};
     m.rope.freq_factors = NULL;
     CHECK(t, resolve(odd, &m, 2048, &r, &st, err) == -1 && strstr(err, "even"), "'%s'", err);

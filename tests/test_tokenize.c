@@ -10,7 +10,7 @@
  *   - llama.cpp's llama-tokenize (tests/llamacpp/tokenize.json, made by
  *     make_tokenize_reference.sh): id count and FNV-1a hash of the ids of whole texts, and the
  *     ids of each hard case in tests/llamacpp/tokenize-cases.txt (with and without
- *     --no-parse-special), on kjv.gguf, the Llama 3 vocabulary and ../shared's
+ *     --no-parse-special), on kjv.gguf, the Llama 3 vocabulary and model and ../shared's
  *     stories260K.gguf and llama-2-tiny-random.gguf. stories260K.gguf does not record
  *     SentencePiece's remove_extra_whitespaces (its tok512.model sets it), so there the
  *     built-in tokenizer follows llama.cpp's default, as llama-tokenize does, and not

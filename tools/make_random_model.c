@@ -1,12 +1,18 @@
 /* make_random_model.c — the `make_random_model` tool: writes a llama GGUF of a given shape
- * with RANDOM weights, for speed measurements only.  Its outputs are noise: never use them
- * for a correctness claim (general.name and general.description say so in the file).
- * Weights are N(0, 0.02) from a seeded generator (one stream per tensor, so the same seed
- * gives the same values in every --type); RMSNorm gains are 1 and stay F32; the vocabulary
- * is minimal but valid: <unk>, <s>, </s>, the 256 byte pieces <0x00>..<0xFF>, then filler.
- *   make_random_model OUT.gguf [--shape 110M|42M] [--dim N] [--hidden N] [--layers N]
- *       [--heads N] [--kv-heads N] [--vocab N] [--context N] [--type f32|f16|q8_0|q4_0]
- *       [--seed N] [--tied]                                                               */
+ * with RANDOM weights, for speed measurements and for comparing engines on the same file.
+ * Its outputs are noise: never use them for a claim about a model (general.name and
+ * general.description say so in the file). Weights are approximately N(0, 0.02) (another
+ * --stddev may be given) from a seeded generator (one stream per tensor, so the same seed
+ * gives the same values in every --type); the arithmetic is exact IEEE additions and
+ * multiplications, so a seed gives the same file on every machine. RMSNorm gains are 1 and
+ * stay F32. The vocabulary is minimal but valid (<unk>, <s>, </s>, the 256 byte pieces
+ * <0x00>..<0xFF>, then filler), or that of another GGUF (--vocab-from: Llama 3's, say).
+ * --rope-freqs llama3 writes rope_freqs.weight as llama.cpp's converter does for Llama 3.1+.
+ *   make_random_model OUT.gguf [--shape 110M|42M|1B] [--dim N] [--hidden N] [--layers N]
+ *       [--heads N] [--kv-heads N] [--vocab N | --vocab-from FILE.gguf] [--context N]
+ *       [--type f32|f16|q8_0|q4_0] [--seed N] [--stddev S] [--freq-base F]
+ *       [--rope-freqs llama3[:FACTOR:LOW:HIGH:ORIGINAL]] [--tied]                          */
+#include "../models/gguf_vocab_writer.h"
 #include "../models/gguf_writer.h"
 #include "../models/model.h"
 #include "../util/errors.h"
@@ -27,19 +33,31 @@ typedef struct {
     TensorType type;
     unsigned long long seed;
     int tied; /* no output.weight: the classifier is token_embd.weight */
+    double stddev, freq_base;
+    const char *vocab_from; /* NULL: the minimal vocabulary */
+    int llama3_freqs;       /* write rope_freqs.weight from the four numbers below */
+    double rope_factor, low_freq_factor, high_freq_factor, original_context;
 } Options;
 
 static const char USAGE[] =
-    "usage: make_random_model OUT.gguf [--shape 110M|42M] [--dim N] [--hidden N] [--layers N]\n"
-    "           [--heads N] [--kv-heads N] [--vocab N] [--context N]\n"
-    "           [--type f32|f16|q8_0|q4_0] [--seed N] [--tied]\n"
-    "  random N(0, 0.02) weights in a llama GGUF, for SPEED measurements only\n"
+    "usage: make_random_model OUT.gguf [--shape 110M|42M|1B] [--dim N] [--hidden N] [--layers N]\n"
+    "           [--heads N] [--kv-heads N] [--vocab N | --vocab-from FILE.gguf] [--context N]\n"
+    "           [--type f32|f16|q8_0|q4_0] [--seed N] [--stddev S] [--freq-base F]\n"
+    "           [--rope-freqs llama3[:FACTOR:LOW:HIGH:ORIGINAL]] [--tied]\n"
+    "  random ~N(0, 0.02) weights in a llama GGUF, for speed and engine-against-engine checks\n"
     "  --shape 110M   dim 768, hidden 2048, 12 layers, 12 heads, 12 kv heads, vocab 32000\n"
     "  --shape 42M    dim 512, hidden 1376, 8 layers, 8 heads, 8 kv heads, vocab 32000\n"
+    "  --shape 1B     Llama-3.2-1B: dim 2048, hidden 8192, 16 layers, 32 heads, 8 kv heads,\n"
+    "                 vocab 128256, freq base 500000, tied\n"
     "                 (flags after --shape override single values)\n"
+    "  --vocab-from   the vocabulary of that GGUF (any family), and its size\n"
     "  --context      llama.context_length to declare (default 1024)\n"
     "  --type         weight matrices' type; norm vectors stay f32 (default f32)\n"
     "  --seed         generator seed (default 1); same seed, same weights in every type\n"
+    "  --stddev       the weights' standard deviation (default 0.02)\n"
+    "  --freq-base    llama.rope.freq_base (default 10000)\n"
+    "  --rope-freqs   rope_freqs.weight with Llama 3's scaling baked in, as llama.cpp's\n"
+    "                 converter writes it (default numbers: Llama 3.2's 32:1:4:8192)\n"
     "  --tied         no separate output matrix (default: output.weight is written)\n";
 
 /* ---------------------------------------------------------------- random numbers */
@@ -57,15 +75,16 @@ static double next_unit(unsigned long long *state) {
     return ((next_u64(state) >> 11) + 1) * (1.0 / 9007199254740992.0);
 }
 
-/* n values of N(0, stddev) by Box-Muller, two per pair of uniforms. */
+/* n values of approximately N(0, stddev): the sum of four uniforms (Irwin-Hall, variance
+ * 4/12), centred and scaled. Only exact IEEE operations (and one correctly rounded sqrt),
+ * unlike libm's log/cos, whose last bit may change with the CPU: the same seed gives the
+ * same bits everywhere, which matters for files that reference figures were made on. */
 static void fill_normal(float *out, size_t n, double stddev, unsigned long long seed) {
     unsigned long long state = seed;
-    const double two_pi = 6.283185307179586;
-    for (size_t i = 0; i < n; i += 2) {
-        double radius = stddev * sqrt(-2.0 * log(next_unit(&state)));
-        double angle = two_pi * next_unit(&state);
-        out[i] = (float)(radius * cos(angle));
-        if (i + 1 < n) out[i + 1] = (float)(radius * sin(angle));
+    const double scale = stddev * sqrt(3.0);
+    for (size_t i = 0; i < n; i++) {
+        double sum = next_unit(&state) + next_unit(&state) + next_unit(&state) + next_unit(&state);
+        out[i] = (float)((sum - 2.0) * scale);
     }
 }
 
@@ -74,13 +93,40 @@ static void fill_normal(float *out, size_t n, double stddev, unsigned long long 
 static int apply_shape(Options *o, const char *name, char *err, size_t err_size) {
     if (strcmp(name, "110M") == 0) {
         o->dim = 768, o->hidden = 2048, o->layers = 12, o->heads = 12, o->kv_heads = 12;
+        o->vocab = 32000, o->shape_name = "110M";
     } else if (strcmp(name, "42M") == 0) {
         o->dim = 512, o->hidden = 1376, o->layers = 8, o->heads = 8, o->kv_heads = 8;
+        o->vocab = 32000, o->shape_name = "42M";
+    } else if (strcmp(name, "1B") == 0) { /* Llama-3.2-1B */
+        o->dim = 2048, o->hidden = 8192, o->layers = 16, o->heads = 32, o->kv_heads = 8;
+        o->vocab = 128256, o->freq_base = 500000, o->tied = 1, o->shape_name = "1B";
     } else {
-        return fail(err, err_size, "--shape '%s' is not one of 110M, 42M", name);
+        return fail(err, err_size, "--shape '%s' is not one of 110M, 42M, 1B", name);
     }
-    o->vocab = 32000;
-    o->shape_name = strcmp(name, "110M") == 0 ? "110M" : "42M";
+    return 0;
+}
+
+/* --rope-freqs llama3[:FACTOR:LOW:HIGH:ORIGINAL] */
+static int parse_rope_freqs(Options *o, const char *value, char *err, size_t err_size) {
+    o->llama3_freqs = 1;
+    o->rope_factor = 32, o->low_freq_factor = 1, o->high_freq_factor = 4, o->original_context = 8192;
+    if (strcmp(value, "llama3") == 0) return 0;
+    char tail;
+    if (sscanf(value, "llama3:%lf:%lf:%lf:%lf%c", &o->rope_factor, &o->low_freq_factor,
+               &o->high_freq_factor, &o->original_context, &tail) != 4 || o->rope_factor < 1 ||
+        o->low_freq_factor <= 0 || o->high_freq_factor <= o->low_freq_factor || o->original_context < 1)
+        return fail(err, err_size, "--rope-freqs '%s' is not llama3 or llama3:FACTOR:LOW:HIGH:ORIGINAL "
+                    "(factor >= 1, 0 < low < high, original >= 1)", value);
+    return 0;
+}
+
+/* A positive finite number for --stddev or --freq-base. */
+static int parse_positive(const char *flag, const char *value, double *out, char *err, size_t err_size) {
+    char *end = NULL;
+    double v = strtod(value, &end);
+    if (end == value || *end != '\0' || !(v > 0) || v > 1e12)
+        return fail(err, err_size, "%s '%s' is not a positive number", flag, value);
+    *out = v;
     return 0;
 }
 
@@ -136,6 +182,13 @@ static int parse_flag(Options *o, const char *flag, const char *value, char *err
             return fail(err, err_size, "--seed '%s' is not a whole number >= 0", value);
         return 0;
     }
+    if (strcmp(flag, "--stddev") == 0) return parse_positive(flag, value, &o->stddev, err, err_size);
+    if (strcmp(flag, "--freq-base") == 0) return parse_positive(flag, value, &o->freq_base, err, err_size);
+    if (strcmp(flag, "--rope-freqs") == 0) return parse_rope_freqs(o, value, err, err_size);
+    if (strcmp(flag, "--vocab-from") == 0) {
+        o->vocab_from = value;
+        return 0;
+    }
     if (strcmp(flag, "--context") == 0) { /* does not make a preset custom */
         long parsed;
         if (parse_int(flag, value, 1, 1 << 24, &parsed, err, err_size)) return -1;
@@ -146,7 +199,7 @@ static int parse_flag(Options *o, const char *flag, const char *value, char *err
 }
 
 static int check_shape(const Options *o, char *err, size_t err_size) {
-    if (!o->dim || !o->hidden || !o->layers || !o->heads || !o->vocab)
+    if (!o->dim || !o->hidden || !o->layers || !o->heads || (!o->vocab && !o->vocab_from))
         return fail(err, err_size, "the shape is incomplete: give --shape, or all of --dim "
                     "--hidden --layers --heads --vocab");
     if (o->dim % o->heads != 0 || (o->dim / o->heads) % 2 != 0)
@@ -155,7 +208,7 @@ static int check_shape(const Options *o, char *err, size_t err_size) {
     if (o->heads % o->kv_heads != 0)
         return fail(err, err_size, "--heads %d is not a multiple of --kv-heads %d", o->heads,
                     o->kv_heads);
-    if (o->vocab < SPECIAL_TOKENS + BYTE_TOKENS)
+    if (!o->vocab_from && o->vocab < SPECIAL_TOKENS + BYTE_TOKENS)
         return fail(err, err_size, "--vocab %d is below %d (3 special + 256 byte tokens)",
                     o->vocab, SPECIAL_TOKENS + BYTE_TOKENS);
     int kv_dim = o->dim / o->heads * o->kv_heads;
@@ -172,6 +225,8 @@ static int parse_options(int argc, char **argv, Options *o, char *err, size_t er
     o->context = 1024;
     o->type = TENSOR_F32;
     o->seed = 1;
+    o->stddev = WEIGHT_STDDEV;
+    o->freq_base = 10000;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--tied") == 0) {
             o->tied = 1;
@@ -198,15 +253,15 @@ static uint32_t file_type(TensorType type) { /* llama.cpp's general.file_type */
 
 static int add_model_keys(GgufWriter *w, const Options *o, char *err, size_t err_size) {
     char name[128];
-    snprintf(name, sizeof name, "random weights, %s shape%s, seed %llu (speed only, not a model)",
+    snprintf(name, sizeof name, "random weights, %s shape%s, seed %llu, stddev %g (not a model)",
              o->shape_name[0] ? o->shape_name : "custom", o->tied ? ", tied output" : "",
-             o->seed);
+             o->seed, o->stddev);
     uint32_t head_dim = (uint32_t)(o->dim / o->heads);
     return gguf_writer_add_string(w, "general.architecture", "llama", err, err_size) ||
            gguf_writer_add_string(w, "general.name", name, err, err_size) ||
-           gguf_writer_add_string(w, "general.description", "random N(0, 0.02) weights from "
-                                  "tools/make_random_model: for speed measurements only, "
-                                  "never for correctness", err, err_size) ||
+           gguf_writer_add_string(w, "general.description", "random weights from "
+                                  "tools/make_random_model: for speed measurements and engine "
+                                  "comparisons only, never for a claim about a model", err, err_size) ||
            gguf_writer_add_u32(w, "general.file_type", file_type(o->type), err, err_size) ||
            gguf_writer_add_u32(w, "llama.context_length", (uint32_t)o->context, err, err_size) ||
            gguf_writer_add_u32(w, "llama.embedding_length", (uint32_t)o->dim, err, err_size) ||
@@ -220,7 +275,7 @@ static int add_model_keys(GgufWriter *w, const Options *o, char *err, size_t err
            gguf_writer_add_u32(w, "llama.rope.dimension_count", head_dim, err, err_size) ||
            gguf_writer_add_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f, err,
                                err_size) ||
-           gguf_writer_add_f32(w, "llama.rope.freq_base", 10000.0f, err, err_size)
+           gguf_writer_add_f32(w, "llama.rope.freq_base", (float)o->freq_base, err, err_size)
                ? -1 : 0;
 }
 
@@ -312,7 +367,7 @@ static int add_random_matrix(GgufWriter *w, TensorStore *s, const Options *o, in
     float *data = store_alloc(s, (size_t)rows * cols);
     if (!data) return fail(err, err_size, "out of memory for '%s' (%d x %d)", name, rows, cols);
     unsigned long long stream = o->seed * 0x100000001B3ull + (unsigned long long)index;
-    fill_normal(data, (size_t)rows * cols, WEIGHT_STDDEV, next_u64(&stream));
+    fill_normal(data, (size_t)rows * cols, o->stddev, next_u64(&stream));
     uint64_t ne[2] = {(uint64_t)cols, (uint64_t)rows};
     if (o->type == TENSOR_Q4_0)
         return gguf_writer_add_q4_0_tensor(w, name, data, 2, ne, err, err_size);
@@ -346,8 +401,31 @@ static int add_layer(GgufWriter *w, TensorStore *s, const Options *o, int layer,
     return 0;
 }
 
+/* rope_freqs.weight as llama.cpp's convert_hf_to_gguf.py writes it for rope_type llama3:
+ * for pair k, theta_k = base^(-2k/d) has wavelength 2 pi / theta_k; shorter than
+ * original/high: divisor 1; longer than original/low: the factor; between, the smooth
+ * blend 1 / ((1 - s) / factor + s) with s = (original / wavelength - low) / (high - low). */
+static int add_llama3_freqs(GgufWriter *w, TensorStore *s, const Options *o, char *err, size_t err_size) {
+    int pairs = o->dim / o->heads / 2;
+    float *divisors = store_alloc(s, (size_t)pairs);
+    if (!divisors) return fail(err, err_size, "out of memory");
+    double high_wavelength = o->original_context / o->high_freq_factor;
+    double low_wavelength = o->original_context / o->low_freq_factor;
+    for (int k = 0; k < pairs; k++) {
+        double wavelength = 2 * M_PI * pow(o->freq_base, 2.0 * k / (2.0 * pairs));
+        double smooth = (o->original_context / wavelength - o->low_freq_factor) /
+                        (o->high_freq_factor - o->low_freq_factor);
+        divisors[k] = wavelength < high_wavelength ? 1.0f
+                    : wavelength > low_wavelength  ? (float)o->rope_factor
+                    : (float)(1.0 / ((1 - smooth) / o->rope_factor + smooth));
+    }
+    uint64_t ne[1] = {(uint64_t)pairs};
+    return gguf_writer_add_tensor(w, "rope_freqs.weight", divisors, 1, ne, TENSOR_F32, err, err_size);
+}
+
 static int add_tensors(GgufWriter *w, TensorStore *s, const Options *o, char *err,
                        size_t err_size) {
+    if (o->llama3_freqs && add_llama3_freqs(w, s, o, err, err_size)) return -1;
     if (!(s->ones = malloc((size_t)o->dim * sizeof *s->ones)))
         return fail(err, err_size, "out of memory");
     for (int i = 0; i < o->dim; i++) s->ones[i] = 1.0f;
@@ -364,13 +442,25 @@ static int add_tensors(GgufWriter *w, TensorStore *s, const Options *o, char *er
 
 /* ---------------------------------------------------------------- main */
 
-static int make_model(const Options *o, char *err, size_t err_size) {
+/* The vocabulary keys: another file's (--vocab-from), whose size becomes the model's, or
+ * the minimal one. */
+static int add_vocabulary(GgufWriter *w, Options *o, Vocab *minimal, char *err, size_t err_size) {
+    if (!o->vocab_from)
+        return vocab_build(minimal, o->vocab, err, err_size) || add_vocab_keys(w, minimal, err, err_size) ? -1 : 0;
+    Model source;
+    if (model_open_vocabulary(&source, o->vocab_from, err, err_size)) return -1;
+    o->vocab = source.vocab.n_tokens;
+    int rc = gguf_writer_add_model_vocab(w, &source.vocab, err, err_size);
+    model_close(&source);
+    return rc;
+}
+
+static int make_model(Options *o, char *err, size_t err_size) {
     Vocab vocab = {0};
     TensorStore store = {0};
     GgufWriter *w = gguf_writer_new(err, err_size);
-    int status = !w || vocab_build(&vocab, o->vocab, err, err_size) ||
+    int status = !w || add_vocabulary(w, o, &vocab, err, err_size) ||
                  add_model_keys(w, o, err, err_size) ||
-                 add_vocab_keys(w, &vocab, err, err_size) ||
                  add_tensors(w, &store, o, err, err_size) ||
                  gguf_writer_write(w, o->output, err, err_size) ? -1 : 0;
     gguf_writer_free(w);
@@ -390,7 +480,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "make_random_model: %s\n", err);
         return 1;
     }
-    fprintf(stderr, "make_random_model: wrote %s (random weights: for speed only)\n",
+    fprintf(stderr, "make_random_model: wrote %s (random weights: not a model)\n",
             options.output);
     return 0;
 }

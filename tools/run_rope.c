@@ -302,9 +302,6 @@ static int check_combinations(const RopeOptions *o, const RopeConfig *out, char 
     if (out->mode == ROPE_SCALING_NONE && o->has_scale)
         return fail(err, n, "rope: a scale was given but the scaling mode is none; "
                     "add --rope-scaling linear (or ntk, yarn, ...)");
-    if (out->mode == ROPE_SCALING_LLAMA3 && out->freq_factors)
-        return fail(err, n, "rope: the model carries rope_freqs (llama3 divisors baked in); "
-                    "--rope-scaling llama3 would apply them twice");
     if (out->mode != ROPE_SCALING_NONE && out->mode != ROPE_SCALING_LINEAR &&
         out->mode != ROPE_SCALING_NTK && out->original_context <= 0)
         return fail(err, n, "rope: %s scaling needs the original context: give --yarn-orig-ctx",
@@ -328,6 +325,10 @@ int rope_options_resolve(const RopeOptions *o, const Config *model_config, int c
     if (out->rotary_dim <= 0 || out->rotary_dim / 2 > ROPE_MAX_PAIRS || out->rotary_dim % 2)
         return rope_config_validate(out, err, err_size); /* shape message before any copy */
     if (model_config && apply_file_settings(model_config, out, storage, err, err_size)) return -1;
+    /* A file's rope_freqs.weight is its scaling (llama.cpp bakes llama3's into it); a mode
+     * named on the command line replaces it: never both at once. */
+    storage->file_divisors_replaced = o->has_mode && out->freq_factors;
+    if (o->has_mode) out->freq_factors = NULL;
     if (apply_flags(o, out, storage, err, err_size)) return -1;
     apply_context_defaults(o, model_config, context, out);
     if (check_combinations(o, out, err, err_size)) return -1;

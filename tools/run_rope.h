@@ -39,6 +39,7 @@ typedef struct {
     double long_factors[ROPE_MAX_PAIRS];
     double short_factors[ROPE_MAX_PAIRS];
     double freq_factors[ROPE_MAX_PAIRS];
+    int file_divisors_replaced; /* the model's rope_freqs.weight, set aside for --rope-scaling */
 } RopeFactorStorage;
 
 /* If argv[*i] is a RoPE flag, consumes it and its value (advancing *i to the last argument

@@ -121,6 +121,9 @@ static void print_settings(const Session *s, FILE *out) {
             c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim,
             c->vocab_size, c->context_length);
     rope_print_settings(out, &s->engine.rope, s->engine.context);
+    if (s->rope_storage.file_divisors_replaced)
+        fprintf(out, "rope: --rope-scaling %s replaces the model's rope_freqs.weight (its baked-in "
+                "scaling is not applied)\n", rope_scaling_name(s->engine.rope.mode));
     static const char *const overflow_names[] = {
         "stop at the context", "streaming window with attention sinks", "context shift"};
     fprintf(out, "engine: context %d, batch %d, %d threads, KV %s, keys rotated %s, "

@@ -8,8 +8,9 @@
 # LLAMA_BIN holds llama-tokenize, built from the source that the npm package node-llama-cpp
 # bundles (docs/bench/vs_llamacpp.md says how); python3 formats its output. It writes
 # tokenize.json next to this script: for each model (models/kjv.gguf, ../shared's
-# stories260K.gguf and llama-2-tiny-random.gguf, and the Llama 3 vocabulary
-# tests/llama3/llama3-vocab.gguf) and each text (models/kjv-heldout.txt,
+# stories260K.gguf and llama-2-tiny-random.gguf, the Llama 3 vocabulary
+# tests/llama3/llama3-vocab.gguf and the Llama-3-shaped model made from it,
+# tests/llama3/llama3-tiny.gguf) and each text (models/kjv-heldout.txt,
 # ../shared/data/*.txt), `llama-tokenize -m MODEL -f TEXT --ids --no-bos`'s id count and the
 # 64-bit FNV-1a hash of the ids written as ./run --ids writes them ("1 2 3", no newline);
 # and for each line of tokenize-cases.txt (hard cases, one per line) the ids themselves of
@@ -23,8 +24,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 cd "$ROOT"
 MODELS="models/kjv.gguf ../shared/models/stories260K.gguf ../shared/models/llama-2-tiny-random.gguf
-        tests/llama3/llama3-vocab.gguf"
-make tests/llama3/llama3-vocab.gguf >/dev/null
+        tests/llama3/llama3-vocab.gguf tests/llama3/llama3-tiny.gguf"
+make tests/llama3/llama3-vocab.gguf tests/llama3/llama3-tiny.gguf >/dev/null
 TEXTS="models/kjv-heldout.txt $(ls ../shared/data/*.txt)"
 for m in $MODELS; do [ -f "$m" ] || die "no $m"; done
 

@@ -1,0 +1,128 @@
+/* test_llama3_model.c — ./run on a Llama-3-shaped GGUF against llama.cpp on the same file
+ * (tests/llama3/llamacpp.json, made by make_llamacpp_reference.sh; llama.cpp is not needed
+ * here). The file, tests/llama3/llama3-tiny.gguf, is built by `make` with the project's
+ * tools/make_random_model: the real Llama 3 vocabulary (byte-level BPE, 128256 tokens),
+ * freq_base 500000, GQA (8 query heads, 2 kv heads), rope_freqs.weight holding Llama 3.2's
+ * scaling as llama.cpp's converter bakes it, tied embeddings, Q8_0 random weights.
+ *   - the file is byte for byte the one llama.cpp was measured on (its FNV-1a hash);
+ *   - perplexity of models/kjv-heldout.txt, -c 256, second half of each chunk scored, f16
+ *     KV, within 1e-3 of llama-perplexity's (the issue asks 0.2 %); measured 1.1e-4;
+ *   - the same with --rope-scaling llama3 --rope-scale 32 --yarn-orig-ctx 8192, which
+ *     replaces the file's divisors by the mode's own (the same numbers: the same ppl), and
+ *     with --rope-scaling none, which drops them: then ppl moves away by more than the
+ *     tolerance (5e-3 measured), so the check sees whether the divisors are applied, once;
+ *   - 32 greedy tokens on three prompts: llama-completion's text (1 of 3 identical), or
+ *     parting at a near-tie (tests/engine_fixture.h's greedy_worst_gap, limit NEAR_TIE).
+ * Under TEST_QUICK (the sanitizer builds) the perplexity runs take the first 16 chunks. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../util/json.h"
+#include "engine_fixture.h"
+#include "harness.h"
+
+#define REFERENCE "tests/llama3/llamacpp.json"
+#define MODEL "tests/llama3/llama3-tiny.gguf"
+#define HELDOUT "models/kjv-heldout.txt"
+#define PPL_TOLERANCE 1e-3
+/* How far llama.cpp's chosen token may sit below our best logit where the texts part.
+ * llama.cpp multiplies q by the f16 key cache in f16 (q rounded to f16) and the attention
+ * weights by the f16 values in f16, even with -fa off; ./run keeps both in float. With this
+ * model's peaked random attention that moves logits by a few 1e-2: measured 0.0021 ("The
+ * capital of France is") and 0.0395 ("In the beginning God created") where the texts part,
+ * while the perplexities agree to 1.1e-4. */
+#define NEAR_TIE 0.05
+
+/* ./run's ppl of the model under llama-perplexity's protocol, with extra RoPE flags. */
+static double run_ppl(TestContext *t, const char *const *rope_flags) {
+    static char out[1 << 16], err[1 << 14];
+    const char *argv[24] = {run_binary(), MODEL, "--ppl", HELDOUT, "-c", "256", "--ppl-score-from",
+                            "128", "--kv-type", "f16", "-t", "2", "--json"};
+    int n = 13;
+    if (test_quick()) argv[n++] = "--ppl-chunks", argv[n++] = "16";
+    for (int i = 0; rope_flags && rope_flags[i] && n < 23; i++) argv[n++] = rope_flags[i];
+    argv[n] = NULL;
+    int code = run_command(argv, out, sizeof out, err, sizeof err, 300);
+    JsonValue *report = code == 0 ? json_parse(out) : NULL;
+    double ppl = report ? json_number(report, "ppl", NAN) : NAN;
+    if (!report) test_fail_at(t, __FILE__, __LINE__, "--ppl: exit %d, %s", code, err);
+    json_free(report);
+    return ppl;
+}
+
+static JsonValue *reference(TestContext *t) {
+    JsonValue *ref = json_parse_file(REFERENCE);
+    if (!ref) test_fail_at(t, __FILE__, __LINE__, "cannot read " REFERENCE);
+    return ref;
+}
+
+static void file_is_the_measured_one(TestContext *t) {
+    JsonValue *ref = reference(t);
+    if (!ref) return;
+    size_t size;
+    char *bytes = read_file(MODEL, &size);
+    REQUIRE(t, bytes, "cannot read %s: `make` builds it", MODEL);
+    unsigned long long h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < size; i++) h = (h ^ (unsigned char)bytes[i]) * 0x100000001b3ull;
+    char hash[17];
+    snprintf(hash, sizeof hash, "%016llx", h);
+    CHECK(t, !strcmp(hash, json_get(ref, "fnv1a64")->string), "%s hashes to %s, llama.cpp measured %s: "
+          "make_random_model no longer writes the same bytes", MODEL, hash, json_get(ref, "fnv1a64")->string);
+    free(bytes);
+    json_free(ref);
+}
+
+static void ppl_matches_llamacpp(TestContext *t) {
+    JsonValue *ref = reference(t);
+    if (!ref) return;
+    double want = json_number(ref, test_quick() ? "ppl_16_chunks" : "ppl", NAN);
+    double file = run_ppl(t, NULL);
+    static const char *const llama3[] = {"--rope-scaling", "llama3", "--rope-scale", "32", "--yarn-orig-ctx", "8192", NULL};
+    static const char *const none[] = {"--rope-scaling", "none", NULL};
+    double mode = run_ppl(t, llama3), plain = run_ppl(t, none);
+    CHECK(t, fabs(file - want) <= PPL_TOLERANCE * want, "the file's RoPE: ppl %.1f, llama.cpp %.1f (%.2g apart)",
+          file, want, fabs(file - want) / want);
+    CHECK(t, fabs(mode - want) <= PPL_TOLERANCE * want, "--rope-scaling llama3: ppl %.1f, llama.cpp %.1f (%.2g apart)",
+          mode, want, fabs(mode - want) / want);
+    CHECK(t, fabs(plain - want) > PPL_TOLERANCE * want, "--rope-scaling none: ppl %.1f is as close to llama.cpp's "
+          "%.1f as the file's: the check cannot see the divisors", plain, want);
+    json_free(ref);
+}
+
+static void greedy_matches_llamacpp(TestContext *t) {
+    JsonValue *ref = reference(t);
+    if (!ref) return;
+    const JsonValue *rows = json_get(ref, "greedy");
+    int n = rows ? rows->n_items : 0, identical = 0;
+    for (int i = 0; i < n; i++) {
+        const char *prompt = json_get(&rows->items[i], "prompt")->string;
+        const char *want = json_get(&rows->items[i], "text")->string;
+        static char out[8192], err[8192];
+        const char *argv[] = {run_binary(), MODEL, "-p", prompt, "-n", "32", "--temp", "0", "-t", "2", NULL};
+        int code = run_command(argv, out, sizeof out, err, sizeof err, 120);
+        size_t w = strlen(want), o = strlen(out);
+        while (w > 0 && want[w - 1] == '\n') w--;
+        while (o > 0 && out[o - 1] == '\n') o--;
+        if (code != 0) { test_fail_at(t, __FILE__, __LINE__, "\"%s\": exit %d, %s", prompt, code, err); continue; }
+        if (w == o && memcmp(out, want, w) == 0) { identical++; continue; }
+        char text[8192];
+        snprintf(text, sizeof text, "%.*s", (int)w, want);
+        double gap = greedy_worst_gap(t, MODEL, prompt, text);
+        fprintf(stderr, "      \"%s\": parts from llama.cpp; its tokens within %.4f of our best\n", prompt, gap);
+        CHECK(t, gap >= 0 && gap <= NEAR_TIE, "\"%s\": got \"%.*s\", llama.cpp \"%s\", whose tokens the engine "
+              "rates up to %.3g below its best (limit %g)", prompt, (int)o, out, text, gap, NEAR_TIE);
+    }
+    CHECK(t, n == 3, "%d greedy references, expected 3", n);
+    fprintf(stderr, "      %d of %d greedy texts identical to llama.cpp's\n", identical, n);
+    json_free(ref);
+}
+
+static const TestCase llama3_model_tests[] = {
+    {"file_is_the_measured_one", file_is_the_measured_one},
+    {"ppl_matches_llamacpp", ppl_matches_llamacpp},
+    {"greedy_matches_llamacpp", greedy_matches_llamacpp},
+    {NULL, NULL},
+};
+TEST_SUITE(llama3_model, llama3_model_tests)
