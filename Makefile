@@ -121,7 +121,7 @@ clean:
 # targets one after another (one process each: the machine is shared) for FUZZ_SECONDS each.
 # New inputs go to build/fuzz/corpus/TARGET, crashes to build/fuzz/crashes/TARGET-*.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= gguf llama2c tokenizer_bin encode spm args
+FUZZ_TARGETS ?= gguf llama2c tokenizer_bin encode spm bpe args
 FUZZ_CC      ?= clang
 FUZZ_CXX     ?= clang++
 FUZZ_DIR     := build/fuzz
@@ -140,7 +140,7 @@ fuzz-build:
 	        $(FUZZ_DIR)/libropewalk.a -o $(FUZZ_DIR)/fuzz_$$t $(LDLIBS) || exit 1; \
 	done
 
-fuzz: fuzz-build
+fuzz: fuzz-build tests/llama3/llama3-vocab.gguf
 	rm -rf $(FUZZ_DIR)/seeds && tests/fuzz/make_corpus.sh $(FUZZ_DIR)/seeds
 	mkdir -p $(FUZZ_DIR)/crashes
 	failed=""; for t in $(FUZZ_TARGETS); do \

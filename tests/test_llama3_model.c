@@ -27,13 +27,14 @@
 #define MODEL "tests/llama3/llama3-tiny.gguf"
 #define HELDOUT "models/kjv-heldout.txt"
 #define PPL_TOLERANCE 1e-3
-/* How far llama.cpp's chosen token may sit below our best logit where the texts part.
+/* How far llama.cpp's chosen tokens may sit below our best logit where the texts part.
  * llama.cpp multiplies q by the f16 key cache in f16 (q rounded to f16) and the attention
  * weights by the f16 values in f16, even with -fa off; ./run keeps both in float. With this
- * model's peaked random attention that moves logits by a few 1e-2: measured 0.0021 ("The
- * capital of France is") and 0.0395 ("In the beginning God created") where the texts part,
- * while the perplexities agree to 1.1e-4. */
-#define NEAR_TIE 0.05
+ * model's peaked random attention that moves logits by several 1e-2. Measured, worst over
+ * llama.cpp's continuation: 0.0021 ("The capital of France is") and 0.0395 ("In the
+ * beginning God created") with the AVX-512 kernels, 0.0000 and 0.0759 with the portable
+ * ones; the limit leaves twice the worst. The perplexities agree to 1.1e-4 all the same. */
+#define NEAR_TIE 0.15
 
 /* ./run's ppl of the model under llama-perplexity's protocol, with extra RoPE flags. */
 static double run_ppl(TestContext *t, const char *const *rope_flags) {

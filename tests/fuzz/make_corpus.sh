@@ -8,7 +8,7 @@
 set -euo pipefail
 out=${1:?usage: make_corpus.sh OUT_DIR}
 cd "$(dirname "$0")/../.."
-for t in gguf llama2c tokenizer_bin encode spm args; do mkdir -p "$out/$t"; done
+for t in gguf llama2c tokenizer_bin encode spm bpe args; do mkdir -p "$out/$t"; done
 
 # ---- GGUF: kjv.gguf cut to its metadata + tensor directory, and + its first tensors ----
 if [ -f models/kjv.gguf ]; then
@@ -154,7 +154,7 @@ tokenizer_bin('tok_bytes.bin', ['<unk>', '\n<s>\n', '\n</s>\n'] + ['<0x%02X>' % 
 PY
 
 # ---------- text for the encoders ----------
-for t in encode spm; do
+for t in encode spm bpe; do
     if [ -f models/kjv-heldout.txt ]; then
         head -c 300 models/kjv-heldout.txt > "$out/$t/kjv_head.txt"
         sed -n '20,24p' models/kjv-heldout.txt > "$out/$t/kjv_lines.txt"
@@ -164,6 +164,7 @@ for t in encode spm; do
     printf 'caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xe2\x96\x81 <s> </s> <0x41>' > "$out/$t/unicode.txt"
     printf 'bad \xff\xfe \xc3 \xed\xa0\x80 \xf4\x90\x80\x80 \x00 nul' > "$out/$t/invalid_utf8.txt"
 done
+printf "<|begin_of_text|>I'M 12345 <|eot_id|>\n\n  x\r\n\xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd <|eot" > "$out/bpe/llama3.txt"
 
 # ---------- command lines (one word per line) ----------
 a="$out/args"
