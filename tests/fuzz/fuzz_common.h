@@ -16,6 +16,7 @@
 
 #include "../../engine/transformer.h"
 #include "../../models/model.h"
+#include "../../tokenizer/model_vocab.h"
 #include "../../tools/run_rope.h"
 #include "../../util/errors.h"
 
@@ -34,6 +35,37 @@
 static inline void fuzz_check_message(const char *err) {
     FUZZ_ASSERT(err[0] != 0, "a failure without a message");
     FUZZ_ASSERT(strchr(err, '\n') == NULL, "a message of several lines: %s", err);
+}
+
+/* The built-in tokenizer of the vocabulary in the GGUF at path (run from the project root);
+ * exits naming the harness when it cannot be built. */
+static inline Tokenizer *fuzz_vocab_tokenizer(const char *path, const char *harness) {
+    char err[ERR_LEN];
+    Model model;
+    if (model_open_vocabulary(&model, path, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s (run from the project root, after `make`)\n", harness, err);
+        exit(1);
+    }
+    Tokenizer *tok = tokenizer_from_model_vocab(&model.vocab, err, sizeof err);
+    model_close(&model);
+    if (!tok) { fprintf(stderr, "%s: %s\n", harness, err); exit(1); }
+    return tok;
+}
+
+/* Encodes with TOKENIZE_* flags and checks that the count query and the real call agree and
+ * every id is in range; returns the ids (malloc'd) and their count, or NULL on a failure
+ * (whose message must be one line). */
+static inline int *fuzz_encode_checked(const Tokenizer *tok, const char *text, size_t size, int flags,
+                                       int *n) {
+    char err[ERR_LEN] = "";
+    int needed = tokenizer_encode_text(tok, text, size, flags, NULL, 0, err, sizeof err);
+    if (needed < 0) { fuzz_check_message(err); return NULL; }
+    int *ids = malloc((size_t)needed * sizeof *ids + 1);
+    *n = tokenizer_encode_text(tok, text, size, flags, ids, needed, err, sizeof err);
+    FUZZ_ASSERT(*n == needed, "count query said %d, encoding gave %d", needed, *n);
+    int vocab = tokenizer_vocab_size(tok);
+    for (int i = 0; i < *n; i++) FUZZ_ASSERT(ids[i] >= 0 && ids[i] < vocab, "id %d", ids[i]);
+    return ids;
 }
 
 /* Writes the bytes to a memory file; its path goes to path (>= 32 bytes). Returns the fd

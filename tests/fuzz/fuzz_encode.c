@@ -5,21 +5,11 @@
  * NUL or U+2581 (tokenizer/README.md says so). */
 #include "fuzz_common.h"
 
-#include "../../tokenizer/model_vocab.h"
-
 static Tokenizer *kjv_tokenizer; /* built once by LLVMFuzzerInitialize, read-only after */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc, (void)argv;
-    char err[ERR_LEN];
-    Model model;
-    if (model_open(&model, "models/kjv.gguf", err, sizeof err) != 0) {
-        fprintf(stderr, "fuzz_encode: %s (run from the project root)\n", err);
-        exit(1);
-    }
-    kjv_tokenizer = tokenizer_from_model_vocab(&model.vocab, err, sizeof err);
-    model_close(&model);
-    if (!kjv_tokenizer) { fprintf(stderr, "fuzz_encode: %s\n", err); exit(1); }
+    kjv_tokenizer = fuzz_vocab_tokenizer("models/kjv.gguf", "fuzz_encode");
     return 0;
 }
 
@@ -51,15 +41,9 @@ static int round_trip_applies(const uint8_t *s, size_t n) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size > 1 << 16) return 0;
-    char err[ERR_LEN] = "";
-    const char *text = (const char *)data;
-    int needed = tokenizer_encode(kjv_tokenizer, text, size, 1, NULL, 0, err, sizeof err);
-    if (needed < 0) { fuzz_check_message(err); return 0; }
-    int *ids = malloc((size_t)needed * sizeof *ids + 1);
-    int n = tokenizer_encode(kjv_tokenizer, text, size, 1, ids, needed, err, sizeof err);
-    FUZZ_ASSERT(n == needed, "count query said %d, encoding gave %d", needed, n);
-    int vocab = tokenizer_vocab_size(kjv_tokenizer);
-    for (int i = 0; i < n; i++) FUZZ_ASSERT(ids[i] >= 0 && ids[i] < vocab, "id %d", ids[i]);
+    int n;
+    int *ids = fuzz_encode_checked(kjv_tokenizer, (const char *)data, size, TOKENIZE_ADD_BOS, &n);
+    if (!ids) return 0;
     size_t cap = 4 * size + 64;
     char *back = malloc(cap);
     size_t len = tokenizer_decode(kjv_tokenizer, ids, n, back, cap);

@@ -21,29 +21,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     return 0;
 }
 
-/* Encodes with tok; returns the ids (malloc'd) and their count, or NULL on failure. */
-static int *encode(const Tokenizer *tok, const char *text, size_t size, int *n) {
-    char err[ERR_LEN] = "";
-    int needed = tokenizer_encode(tok, text, size, 1, NULL, 0, err, sizeof err);
-    if (needed < 0) { fuzz_check_message(err); return NULL; }
-    int *ids = malloc((size_t)needed * sizeof *ids + 1);
-    *n = tokenizer_encode(tok, text, size, 1, ids, needed, err, sizeof err);
-    FUZZ_ASSERT(*n == needed, "count query said %d, encoding gave %d", needed, *n);
-    int vocab = tokenizer_vocab_size(tok);
-    for (int i = 0; i < *n; i++) FUZZ_ASSERT(ids[i] >= 0 && ids[i] < vocab, "id %d", ids[i]);
-    return ids;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size > 1 << 16) return 0;
     const char *text = (const char *)data;
     int n = 0, m = 0;
-    int *ids = encode(spm, text, size, &n);
+    int *ids = fuzz_encode_checked(spm, text, size, TOKENIZE_ADD_BOS, &n);
     if (!ids) return 0;
     size_t cap = 4 * size + 64;
     char *back = malloc(cap);
     tokenizer_decode(spm, ids, n, back, cap);
-    int *mine = builtin ? encode(builtin, text, size, &m) : NULL;
+    int *mine = builtin ? fuzz_encode_checked(builtin, text, size, TOKENIZE_ADD_BOS, &m) : NULL;
     if (mine) {
         int first = 0;
         while (first < n && first < m && ids[first] == mine[first]) first++;
