@@ -30,21 +30,29 @@ static float hsum_ps(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-/* Byte shuffles that broadcast one 16-bit lane of each 128-bit half: lane `low` to the low
- * half and lane `high` to the high half. */
-static __m256i lane_broadcast(int low, int high) {
-    char m[32];
-    for (int i = 0; i < 16; i += 2) {
-        m[i] = (char)(2 * low), m[i + 1] = (char)(2 * low + 1);
-        m[16 + i] = (char)(2 * high), m[16 + i + 1] = (char)(2 * high + 1);
-    }
-    return _mm256_loadu_si256((const __m256i *)m);
-}
+/* Byte shuffles that broadcast one 16-bit lane of each 128-bit half: LANES(low, high) puts
+ * lane `low` in every lane of the low half and lane `high` in every lane of the high half. */
+#define LANE_PAIR(l) 2 * (l), 2 * (l) + 1
+#define LANE_HALF(l) LANE_PAIR(l), LANE_PAIR(l), LANE_PAIR(l), LANE_PAIR(l), \
+                     LANE_PAIR(l), LANE_PAIR(l), LANE_PAIR(l), LANE_PAIR(l)
+#define LANES(low, high) {LANE_HALF(low), LANE_HALF(high)}
+/* Q4_K / Q5_K: run v's scale (lane v of both halves); Q6_K: its two runs of 16 (lanes 2s and
+ * 2s + 1 of a half of 8 scales). */
+static const char K4_SCALE_LANES[8][32] = {LANES(0, 0), LANES(1, 1), LANES(2, 2), LANES(3, 3),
+                                           LANES(4, 4), LANES(5, 5), LANES(6, 6), LANES(7, 7)};
+static const char Q6_K_SCALE_LANES[4][32] = {LANES(0, 1), LANES(2, 3), LANES(4, 5), LANES(6, 7)};
+
+/* Inlined into each caller, so that the callers below specialise on constant arguments. */
+#define SPECIALISED static inline __attribute__((always_inline))
+#define UNROLLED _Pragma("GCC unroll 8")
+
+SPECIALISED __m256i lanes(const char table[32]) { return _mm256_loadu_si256((const __m256i *)table); }
 
 /* The 8 runs of 32 codes (cv) times a Q8_K block's 256 int8 (q), each pair of products
  * summed in int16 and multiplied by its run's scales (sv) into 8 int32 lanes. */
-static __m256i scaled_code_sums(const __m256i cv[8], const __m256i sv[8], const int8_t *q) {
+SPECIALISED __m256i scaled_code_sums(const __m256i cv[8], const __m256i sv[8], const int8_t *q) {
     __m256i isum = _mm256_setzero_si256();
+    UNROLLED
     for (int v = 0; v < 8; v++) {
         __m256i p = _mm256_maddubs_epi16(cv[v], _mm256_loadu_si256((const __m256i *)(q + 32 * v)));
         isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, sv[v]));
@@ -54,7 +62,7 @@ static __m256i scaled_code_sums(const __m256i cv[8], const __m256i sv[8], const 
 
 /* Q4_K / Q5_K's 12 bytes of 6-bit (scale, min) pairs (quant_k.c's k4_scales_mins) as two
  * 32-bit words of 8 scales and two of 8 mins, by whole-word masks and shifts. */
-static void k4_words(const unsigned char *s, uint32_t scales[2], uint32_t mins[2]) {
+SPECIALISED void k4_words(const unsigned char *s, uint32_t scales[2], uint32_t mins[2]) {
     uint32_t u[3];
     memcpy(u, s, 12);
     scales[0] = u[0] & 0x3f3f3f3f;
@@ -64,7 +72,7 @@ static void k4_words(const unsigned char *s, uint32_t scales[2], uint32_t mins[2
 }
 
 /* The 16 block sums of a Q8_K block, summed in pairs: the sums of its 8 runs of 32. */
-static __m128i bsums_of_32(const unsigned char *bsums) {
+SPECIALISED __m128i bsums_of_32(const unsigned char *bsums) {
     return _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)bsums),
                           _mm_loadu_si128((const __m128i *)(bsums + 16)));
 }
@@ -72,12 +80,10 @@ static __m128i bsums_of_32(const unsigned char *bsums) {
 /* Q4_K / Q5_K rows: per super-block d_x (d isum - dmin msum); isum from the codes of each
  * run of 32 (low nibbles, then high nibbles of each 32 bytes, the fifth bit from `high`)
  * times its scale, msum from the mins and the block sums. */
-static void dots_k4(const unsigned char *w, const unsigned char *xq, size_t stride, int n_tokens,
-                    int blocks, int has_high, float *out) {
+SPECIALISED void k4_dots(const unsigned char *w, const unsigned char *xq, size_t stride,
+                         int n_tokens, int blocks, int has_high, float *out) {
     enum { MAX_TOKENS = 64 };
     const __m256i low_mask = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
-    __m256i broadcast[8];
-    for (int v = 0; v < 8; v++) broadcast[v] = lane_broadcast(v, v);
     __m256 acc[MAX_TOKENS];
     float minimums[MAX_TOKENS];
     for (int t = 0; t < n_tokens; t++) acc[t] = _mm256_setzero_ps(), minimums[t] = 0.0f;
@@ -88,11 +94,13 @@ static void dots_k4(const unsigned char *w, const unsigned char *xq, size_t stri
         __m256i scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)sc[1], (int)sc[0])));
         __m128i mins = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)mn[1], (int)mn[0]));
         __m256i sv[8];
-        for (int v = 0; v < 8; v++) sv[v] = _mm256_shuffle_epi8(scales, broadcast[v]);
+        UNROLLED
+        for (int v = 0; v < 8; v++) sv[v] = _mm256_shuffle_epi8(scales, lanes(K4_SCALE_LANES[v]));
         float d = half_at(w), dmin = half_at(w + 2);
         const unsigned char *codes = w + (has_high ? 48 : 16);
         __m256i high = has_high ? _mm256_loadu_si256((const __m256i *)(w + 16)) : _mm256_setzero_si256();
         __m256i cv[8]; /* the codes of the 8 runs of 32, split out once for all tokens */
+        UNROLLED
         for (int g = 0; g < 4; g++) {
             __m256i packed = _mm256_loadu_si256((const __m256i *)(codes + 32 * g));
             cv[2 * g] = _mm256_and_si256(packed, low_mask);
@@ -120,12 +128,10 @@ static void dots_k4(const unsigned char *w, const unsigned char *xq, size_t stri
 /* Q6_K rows: value l + 32 s of half h is the low (s < 2) or high nibble of low[l + 32 (s % 2)]
  * with bits 2s..2s+1 of high[l] on top, stored 0..63 (the offset 32 comes back as 32 sum of
  * scale * block sum); its two runs of 16 take scales 8h + 2s and 8h + 2s + 1. */
-static void dots_q6_k(const unsigned char *w, const unsigned char *xq, size_t stride, int n_tokens,
-                      int blocks, float *out) {
+SPECIALISED void q6_k_dots(const unsigned char *w, const unsigned char *xq, size_t stride,
+                           int n_tokens, int blocks, float *out) {
     enum { MAX_TOKENS = 64 };
     const __m256i low_mask = _mm256_set1_epi8(0x0f), two_bits = _mm256_set1_epi8(3);
-    __m256i broadcast[4];
-    for (int s = 0; s < 4; s++) broadcast[s] = lane_broadcast(2 * s, 2 * s + 1);
     __m256 acc[MAX_TOKENS];
     for (int t = 0; t < n_tokens; t++) acc[t] = _mm256_setzero_ps();
     for (int i = 0; i < blocks; i++, w += Q6_K_BYTES) {
@@ -134,14 +140,18 @@ static void dots_q6_k(const unsigned char *w, const unsigned char *xq, size_t st
         /* the permute's selector must be an immediate, even where the loop is not unrolled */
         __m256i halves[2] = {_mm256_permute2x128_si256(sc16, sc16, 0x00),
                              _mm256_permute2x128_si256(sc16, sc16, 0x11)};
+        UNROLLED
         for (int h = 0; h < 2; h++)
-            for (int s = 0; s < 4; s++) sv[4 * h + s] = _mm256_shuffle_epi8(halves[h], broadcast[s]);
+            UNROLLED
+            for (int s = 0; s < 4; s++) sv[4 * h + s] = _mm256_shuffle_epi8(halves[h], lanes(Q6_K_SCALE_LANES[s]));
         float d = half_at(w + 208);
         __m256i cv[8]; /* the codes of the 8 runs of 32, split out once for all tokens */
+        UNROLLED
         for (int h = 0; h < 2; h++) {
             __m256i high = _mm256_loadu_si256((const __m256i *)(w + 128 + 32 * h));
             __m256i l0 = _mm256_loadu_si256((const __m256i *)(w + 64 * h));
             __m256i l1 = _mm256_loadu_si256((const __m256i *)(w + 64 * h + 32));
+            UNROLLED
             for (int s = 0; s < 4; s++) {
                 __m256i bytes = s % 2 ? l1 : l0;
                 __m256i nib = s < 2 ? _mm256_and_si256(bytes, low_mask)
@@ -161,6 +171,21 @@ static void dots_q6_k(const unsigned char *w, const unsigned char *xq, size_t st
         }
     }
     for (int t = 0; t < n_tokens; t++) out[t] = hsum_ps(acc[t]);
+}
+
+/* The kernels above, compiled once more for one token (decode) and each Q4_K / Q5_K layout,
+ * so that the codes and scales of a block stay in registers instead of arrays. */
+static void dots_k4(const unsigned char *w, const unsigned char *xq, size_t stride, int n_tokens,
+                    int blocks, int has_high, float *out) {
+    if (n_tokens > 1) k4_dots(w, xq, stride, n_tokens, blocks, has_high, out);
+    else if (has_high) k4_dots(w, xq, stride, 1, blocks, 1, out);
+    else k4_dots(w, xq, stride, 1, blocks, 0, out);
+}
+
+static void dots_q6_k(const unsigned char *w, const unsigned char *xq, size_t stride, int n_tokens,
+                      int blocks, float *out) {
+    if (n_tokens > 1) q6_k_dots(w, xq, stride, n_tokens, blocks, out);
+    else q6_k_dots(w, xq, stride, 1, blocks, out);
 }
 
 int dots_k_q8_k_avx2(TensorType type, const unsigned char *w, const unsigned char *xq,

@@ -97,18 +97,26 @@ void quantize_activations(TensorType type, const float *x, int cols, unsigned ch
     }
 }
 
-void matrix_row_dots_quantised(const Matrix *m, int row, const unsigned char *xq, int n_tokens,
-                               float *out) {
-    const unsigned char *p = row_pointer(m, row);
-    size_t stride = quantised_activation_bytes(m->type, m->cols);
-    switch (m->type) {
+/* One row of `type` (cols values at p) against n_tokens tokens' partner activations. */
+static void row_dots_quantised(TensorType type, const unsigned char *p, const unsigned char *xq,
+                               size_t stride, int n_tokens, int cols, float *out) {
+    switch (type) {
     case TENSOR_Q5_0: case TENSOR_Q4_1: case TENSOR_Q5_1:
-        dots_legacy_q8(m->type, p, xq, stride, n_tokens, m->cols, out);
+        dots_legacy_q8(type, p, xq, stride, n_tokens, cols, out);
         return;
     case TENSOR_BF16:
         for (int t = 0; t < n_tokens; t++)
-            out[t] = dot_bf16_bf16(p, (const uint16_t *)(const void *)(xq + t * stride), m->cols);
+            out[t] = dot_bf16_bf16(p, (const uint16_t *)(const void *)(xq + t * stride), cols);
         return;
-    default: dots_k_q8_k(m->type, p, xq, stride, n_tokens, m->cols, out); return;
+    default: dots_k_q8_k(type, p, xq, stride, n_tokens, cols, out); return;
     }
+}
+
+void matrix_rows_dots_quantised(const Matrix *m, int row_begin, int row_end,
+                                const unsigned char *xq, int n_tokens, float *out) {
+    const unsigned char *p = row_pointer(m, row_begin);
+    size_t row_bytes = tensor_bytes(m->type, 1, m->cols);
+    size_t stride = quantised_activation_bytes(m->type, m->cols);
+    for (int r = row_begin; r < row_end; r++, p += row_bytes, out += n_tokens)
+        row_dots_quantised(m->type, p, xq, stride, n_tokens, m->cols, out);
 }

@@ -22,9 +22,10 @@ size_t quantised_activation_bytes(TensorType type, int cols);
 size_t max_quantised_activation_bytes(int cols);
 /* x (cols floats) in the partner format of `type`, into out. */
 void quantize_activations(TensorType type, const float *x, int cols, unsigned char *out);
-/* Row `row` of m against the activations of n_tokens tokens quantised for its type, each
- * quantised_activation_bytes(m->type, m->cols) bytes: out[t] = W[row] . x_t. */
-void matrix_row_dots_quantised(const Matrix *m, int row, const unsigned char *xq, int n_tokens,
-                               float *out);
+/* Rows row_begin..row_end-1 of m against the activations of n_tokens tokens quantised for
+ * its type, each quantised_activation_bytes(m->type, m->cols) bytes:
+ * out[(r - row_begin) n_tokens + t] = W[r] . x_t. */
+void matrix_rows_dots_quantised(const Matrix *m, int row_begin, int row_end,
+                                const unsigned char *xq, int n_tokens, float *out);
 
 #endif
