@@ -86,7 +86,9 @@ static void encode_bf16(const float *x, int n, uint8_t *out) {
 
 int can_encode(TensorType type) {
     return type == TENSOR_F16 || type == TENSOR_BF16 || type == TENSOR_Q4_0 ||
-           type == TENSOR_Q4_1 || type == TENSOR_Q5_0 || type == TENSOR_Q5_1 || type == TENSOR_Q8_0;
+           type == TENSOR_Q4_1 || type == TENSOR_Q5_0 || type == TENSOR_Q5_1 || type == TENSOR_Q8_0 ||
+           type == TENSOR_Q2_K || type == TENSOR_Q3_K || type == TENSOR_Q4_K || type == TENSOR_Q5_K ||
+           type == TENSOR_Q6_K;
 }
 
 void encode_row(TensorType type, const float *x, int n, uint8_t *out) {
@@ -98,6 +100,7 @@ void encode_row(TensorType type, const float *x, int n, uint8_t *out) {
         encode_bf16(x, n, out);
         return;
     }
+    if (encode_row_k(type, x, n, out)) return;
     const TensorTypeInfo *info = tensor_type_info(type);
     for (int b = 0; b < n / QK_BLOCK; b++, x += QK_BLOCK, out += info->block_bytes) {
         switch (type) {

@@ -567,6 +567,84 @@ static void test_matches_llama_quantize(TestContext *t) {
     free(mix_bytes);
 }
 
+/* The K-quant encoders and mixes against llama-quantize: our q4_k_m and q6_k files of
+ * models/kjv.gguf must hold every tensor of tests/llamacpp/kjv-q4_k_m.gguf and kjv-q6_k.gguf
+ * in the same type with the same bytes (Q4_K, Q6_K, the layers' attn_v and ffn_down rule,
+ * the F16 fallback of ffn_down's rows of 688); and the Q2_K, Q3_K and Q5_K tensors of
+ * kjv-mix.gguf (attn_q, attn_k, token_embd, ffn_up) must be what encode_row makes of the same rows. */
+static void test_k_mixes_match_llama_quantize(TestContext *t) {
+    static const char *const mixes[] = {"q4_k_m", "q6_k"};
+    char err[ERR_LEN] = "";
+    int same = 0, compared = 0;
+    for (size_t c = 0; c < sizeof mixes / sizeof mixes[0]; c++) {
+        char theirs_path[64], *theirs_bytes, *our_bytes;
+        snprintf(theirs_path, sizeof theirs_path, "tests/llamacpp/kjv-%s.gguf", mixes[c]);
+        const char *out = temp_path(mixes[c]);
+        if (quantize_file_as("models/kjv.gguf", out, quant_recipe_named(mixes[c]), NULL, err,
+                             sizeof err)) {
+            test_fail_at(t, __FILE__, __LINE__, "quantize %s: %s", mixes[c], err);
+            continue;
+        }
+        GgufFile theirs, ours;
+        if (parse_file(t, theirs_path, &theirs_bytes, &theirs)) continue;
+        if (parse_file(t, out, &our_bytes, &ours) == 0) {
+            for (uint64_t i = 0; i < theirs.n_tensors; i++, compared++) {
+                char name[96];
+                const GgufTensorInfo *b = &theirs.tensors[i];
+                snprintf(name, sizeof name, "%.*s", (int)b->name.length, b->name.bytes);
+                same += same_tensor_bytes(t, &ours, &theirs, name, (TensorType)b->type);
+            }
+            gguf_free(&ours);
+            free(our_bytes);
+        }
+        gguf_free(&theirs);
+        free(theirs_bytes);
+    }
+    CHECK(t, compared == 2 * 39 && same == compared, "%d of %d tensors byte-identical", same,
+          compared);
+}
+
+static void test_k_blocks_match_llama_quantize(TestContext *t) {
+    char *mix_bytes, *source_bytes;
+    GgufFile mix, source;
+    if (parse_file(t, "tests/llamacpp/kjv-mix.gguf", &mix_bytes, &mix)) return;
+    if (parse_file(t, "models/kjv.gguf", &source_bytes, &source) == 0) {
+        int same = 0, blocks = 0, types_seen = 0;
+        for (uint64_t i = 0; i < mix.n_tensors; i++) {
+            const GgufTensorInfo *q = &mix.tensors[i];
+            TensorType type = (TensorType)q->type;
+            if (type < TENSOR_Q2_K || type > TENSOR_Q6_K) continue;
+            types_seen |= 1 << (type - TENSOR_Q2_K);
+            char name[96];
+            snprintf(name, sizeof name, "%.*s", (int)q->name.length, q->name.bytes);
+            const GgufTensorInfo *f = gguf_find_tensor(&source, name);
+            int cols = (int)q->ne[0];
+            size_t row_bytes = tensor_bytes(type, 1, cols), block = row_bytes / (cols / QK_K);
+            float *row = malloc((size_t)cols * sizeof *row);
+            uint8_t *encoded = malloc(row_bytes);
+            for (uint64_t r = 0; f && row && encoded && r < q->ne[1]; r++) {
+                half_to_float_row((const uint16_t *)f->data + r * cols, row, cols);
+                encode_row(type, row, cols, encoded);
+                for (int b = 0; b < cols / QK_K; b++, blocks++)
+                    same += memcmp(encoded + b * block,
+                                   (const uint8_t *)q->data + r * row_bytes + b * block, block) == 0;
+            }
+            free(row);
+            free(encoded);
+        }
+        /* Q2_K (attn_q: 4 x 256 rows of 1 block), Q3_K (attn_k: 4 x 128), Q5_K (token_embd:
+         * 1024 rows; the ffn_up of layers 1-3: 688 each) */
+        int want = 4 * 256 + 4 * 128 + 1024 + 3 * 688, q2_q3_q5 = 1 | 2 | 8;
+        CHECK(t, types_seen == q2_q3_q5 && blocks == want && same == blocks,
+              "%d of %d Q2_K / Q3_K / Q5_K blocks byte-identical (types seen %#x)", same, blocks,
+              types_seen);
+        gguf_free(&source);
+        free(source_bytes);
+    }
+    gguf_free(&mix);
+    free(mix_bytes);
+}
+
 static void test_bf16_ppl_matches_llamacpp(TestContext *t) {
     char err[ERR_LEN] = "", out[4096], errs[4096];
     const char *path = temp_path("kjv-bf16-ppl.gguf");
@@ -604,6 +682,8 @@ static const TestCase quantize_tests[] = {
     {"quantised_decode_near_block_path", test_quantised_decode_near_block_path},
     {"matches_llama_quantize", test_matches_llama_quantize},
     {"bf16_ppl_matches_llamacpp", test_bf16_ppl_matches_llamacpp},
+    {"k_mixes_match_llama_quantize", test_k_mixes_match_llama_quantize},
+    {"k_blocks_match_llama_quantize", test_k_blocks_match_llama_quantize},
     {NULL, NULL},
 };
 

@@ -1,16 +1,20 @@
 /* quantize.c — the `quantize` tool: re-encodes the 2-D weight matrices of a llama GGUF
- * (F32 or F16) as F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0 or Q5_1 (GGML's block layouts, encoded
- * as ggml's reference quantisers do: models/block_encode.h).
- * 1-D tensors (norm gains, RoPE factors) and matrices whose rows are not a multiple of 32
- * values are copied as they are (the latter with a note).  Every metadata key is copied
- * byte for byte, whatever its type, except general.file_type, which names the new type.
- *   quantize IN.gguf OUT.gguf --type f16|bf16|q8_0|q4_0|q4_1|q5_0|q5_1
+ * (F32 or F16) as F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0 or Q5_1, or as one of llama-quantize's
+ * K-quant mixes Q2_K, Q3_K_M, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M, Q6_K (GGML's block layouts,
+ * encoded as ggml's reference quantisers do: models/block_encode.h; which matrix gets which
+ * type: models/quant_recipe.h).
+ * 1-D tensors (norm gains, RoPE factors) are copied as they are; so are, for the one-type
+ * targets, matrices whose rows are not a multiple of 32 values (with a note), while the
+ * mixes fall back as llama-quantize does.  Every metadata key is copied byte for byte,
+ * whatever its type, except general.file_type, which names the new type.
+ *   quantize IN.gguf OUT.gguf --type f16|bf16|q8_0|q4_0|q4_1|q5_0|q5_1|q2_k|...|q6_k
  * The conversion is quantize_file(); tests/test_quantize.c includes this file with
  * QUANTIZE_NO_MAIN defined to call it directly. */
 #include "../models/block_encode.h"
 #include "../models/gguf.h"
 #include "../models/gguf_writer.h"
 #include "../models/model.h"
+#include "../models/quant_recipe.h"
 #include "../util/errors.h"
 #include "../util/half.h"
 
@@ -85,21 +89,25 @@ static int is_weight_matrix(const GgufTensorInfo *t) {
 }
 
 /* Decides the output type of one tensor; notes (on `notes`, if any) what stays as it is. */
-static int plan_tensor(const GgufTensorInfo *t, TensorType target, TensorPlan *p, FILE *notes,
-                       char *err, size_t err_size) {
+static int plan_tensor(const GgufTensorInfo *t, const QuantRecipe *recipe,
+                       const RecipeModel *model, TensorPlan *p, FILE *notes, char *err,
+                       size_t err_size) {
     int n = t->name.length > 80 ? 80 : (int)t->name.length;
     p->type = (TensorType)t->type;
     p->converted = 0;
     p->n_bytes = t->n_bytes;
-    if (!is_weight_matrix(t) || t->type == (uint32_t)target) return 0;
+    if (!is_weight_matrix(t) || t->type == (uint32_t)recipe->base) return 0;
     if (t->type != TENSOR_F32 && t->type != TENSOR_F16)
         return fail(err, err_size, "tensor '%.*s' is %s: quantize reads F32 or F16 matrices "
                     "only (re-quantising would lose precision twice)", n, t->name.bytes,
                     tensor_type_name((TensorType)t->type));
-    if (tensor_type_info(target)->block_values > 1 && t->ne[0] % QK_BLOCK != 0) {
+    TensorType target = recipe_tensor_type(recipe, model, t->name.bytes, (size_t)t->name.length,
+                                           (int64_t)t->ne[0], (TensorType)t->type);
+    if (target == (TensorType)t->type) {
         if (notes)
             fprintf(notes, "quantize: %.*s has rows of %llu values (not a multiple of %d): "
-                    "kept as %s\n", n, t->name.bytes, (unsigned long long)t->ne[0], QK_BLOCK,
+                    "kept as %s\n", n, t->name.bytes, (unsigned long long)t->ne[0],
+                    tensor_type_info(recipe->base)->block_values,
                     tensor_type_name((TensorType)t->type));
         return 0;
     }
@@ -109,11 +117,12 @@ static int plan_tensor(const GgufTensorInfo *t, TensorType target, TensorPlan *p
     return 0;
 }
 
-static int plan_tensors(const GgufFile *in, TensorType target, TensorPlan *plans, FILE *notes,
-                        char *err, size_t err_size) {
+static int plan_tensors(const GgufFile *in, const QuantRecipe *recipe, const RecipeModel *model,
+                        TensorPlan *plans, FILE *notes, char *err, size_t err_size) {
     uint64_t offset = 0;
     for (uint64_t i = 0; i < in->n_tensors; i++) {
-        if (plan_tensor(&in->tensors[i], target, &plans[i], notes, err, err_size)) return -1;
+        if (plan_tensor(&in->tensors[i], recipe, model, &plans[i], notes, err, err_size))
+            return -1;
         plans[i].offset = offset;
         offset = align_to(offset + plans[i].n_bytes, in->alignment);
     }
@@ -138,34 +147,22 @@ static void put_padding(Output *o, uint64_t n) {
     }
 }
 
-static uint32_t file_type(TensorType type) { /* llama.cpp's general.file_type (LLAMA_FTYPE_) */
-    switch (type) {
-    case TENSOR_F16: return 1;
-    case TENSOR_Q4_0: return 2;
-    case TENSOR_Q4_1: return 3;
-    case TENSOR_Q5_0: return 8;
-    case TENSOR_Q5_1: return 9;
-    case TENSOR_BF16: return 32;
-    default: return 7; /* Q8_0 */
-    }
-}
-
 static int is_key(const GgufKv *kv, const char *key) {
     return kv->key.length == strlen(key) && memcmp(kv->key.bytes, key, kv->key.length) == 0;
 }
 
-static void put_file_type(Output *o, TensorType target) {
+static void put_file_type(Output *o, const QuantRecipe *target) {
     static const char key[] = "general.file_type";
     put_u64(o, sizeof key - 1);
     put(o, key, sizeof key - 1);
     put_u32(o, GGUF_UINT32);
-    put_u32(o, file_type(target));
+    put_u32(o, target->file_type);
 }
 
 /* Metadata records are copied raw, in their order: record i spans from its key's length
  * field to the next record (the last one ends where the tensor directory starts).
  * general.file_type is rewritten in place, or appended when the input has none. */
-static void put_metadata(Output *o, const GgufFile *in, TensorType target) {
+static void put_metadata(Output *o, const GgufFile *in, const QuantRecipe *target) {
     const char *directory = in->tensors[0].name.bytes - 8;
     int wrote_file_type = 0;
     for (uint64_t i = 0; i < in->n_kv; i++) {
@@ -183,7 +180,7 @@ static void put_metadata(Output *o, const GgufFile *in, TensorType target) {
 }
 
 static void put_header(Output *o, const GgufFile *in, const TensorPlan *plans,
-                       TensorType target) {
+                       const QuantRecipe *target) {
     int has_file_type = gguf_find_kv(in, "general.file_type") != NULL;
     put(o, "GGUF", 4);
     put_u32(o, GGUF_OUTPUT_VERSION);
@@ -233,7 +230,7 @@ static int put_tensor(Output *o, const GgufTensorInfo *t, const TensorPlan *p) {
 }
 
 static int write_output(const char *path, const GgufFile *in, const TensorPlan *plans,
-                        TensorType target, char *err, size_t err_size) {
+                        const QuantRecipe *target, char *err, size_t err_size) {
     Output o = {fopen(path, "wb"), 0};
     if (!o.file) return fail(err, err_size, "cannot create '%s': %s", path, strerror(errno));
     int out_of_memory = 0;
@@ -253,43 +250,52 @@ static int write_output(const char *path, const GgufFile *in, const TensorPlan *
 
 /* ---------------------------------------------------------------- the conversion */
 
-static int quantize_mapped(const MappedFile *m, const char *output, TensorType target,
-                           FILE *notes, char *err, size_t err_size) {
+static int quantize_mapped(const MappedFile *m, const char *output, const QuantRecipe *target,
+                           RecipeModel model, FILE *notes, char *err, size_t err_size) {
     GgufFile in;
     if (gguf_parse(&in, m->data, m->size, err, err_size)) return -1;
     TensorPlan *plans = calloc((size_t)in.n_tensors + 1, sizeof *plans);
     int status = plans ? 0 : fail(err, err_size, "out of memory");
     if (status == 0 && in.n_tensors == 0) status = fail(err, err_size, "the input has no tensors");
-    if (status == 0) status = plan_tensors(&in, target, plans, notes, err, err_size);
+    model.tied = gguf_find_tensor(&in, "output.weight") == NULL;
+    if (status == 0) status = plan_tensors(&in, target, &model, plans, notes, err, err_size);
     if (status == 0) status = write_output(output, &in, plans, target, err, err_size);
     free(plans);
     gguf_free(&in);
     return status;
 }
 
-/* IN (a llama GGUF that model_open accepts) -> OUT with its matrices in `target`
- * (a type can_encode() takes).  Notes go to `notes` (NULL: none).
- * 0, or -1 with a message; on failure no output file is left behind. */
-int quantize_file(const char *input, const char *output, TensorType target, FILE *notes,
-                  char *err, size_t err_size) {
-    if (!can_encode(target))
-        return fail(err, err_size, "target type %d is not one of f16, bf16, q8_0, q4_0, q4_1, "
-                    "q5_0, q5_1", (int)target);
+/* IN (a llama GGUF that model_open accepts) -> OUT with its matrices typed by `recipe`.
+ * Notes go to `notes` (NULL: none). 0, or -1 with a message; on failure no output file is
+ * left behind. */
+int quantize_file_as(const char *input, const char *output, const QuantRecipe *recipe,
+                     FILE *notes, char *err, size_t err_size) {
     if (same_file(input, output))
         return fail(err, err_size, "'%s' is both input and output: write to another file",
                     output);
     Model model; /* validates the input as a llama model, with the readers' messages */
     if (model_open(&model, input, err, err_size)) return -1;
     int is_gguf = model.format == MODEL_FORMAT_GGUF;
+    RecipeModel shape = {model.config.n_layers, model.config.n_heads / model.config.n_kv_heads, 0};
     model_close(&model);
     if (!is_gguf)
         return fail(err, err_size, "'%s' is a llama2.c checkpoint, not a GGUF: convert it "
                     "first (tools/convert_llama2c)", input);
     MappedFile m;
     if (map_file(input, &m, err, err_size)) return -1;
-    int status = quantize_mapped(&m, output, target, notes, err, err_size);
+    int status = quantize_mapped(&m, output, recipe, shape, notes, err, err_size);
     unmap_file(&m);
     return status;
+}
+
+/* The same with the recipe whose base type is `target` (q6_k for Q6_K). */
+int quantize_file(const char *input, const char *output, TensorType target, FILE *notes,
+                  char *err, size_t err_size) {
+    const QuantRecipe *recipe = quant_recipe_of_type(target);
+    if (!recipe)
+        return fail(err, err_size, "target type %d is not one of %s", (int)target,
+                    quant_recipe_names());
+    return quantize_file_as(input, output, recipe, notes, err, err_size);
 }
 
 /* ---------------------------------------------------------------- command line */
@@ -297,26 +303,21 @@ int quantize_file(const char *input, const char *output, TensorType target, FILE
 #ifndef QUANTIZE_NO_MAIN
 
 static const char USAGE[] =
-    "usage: quantize IN.gguf OUT.gguf --type f16|bf16|q8_0|q4_0|q4_1|q5_0|q5_1\n"
-    "  re-encodes the 2-D weight matrices (F32 or F16) of a llama GGUF; 1-D tensors and\n"
-    "  matrices whose rows are not a multiple of 32 are copied; all metadata is copied\n";
+    "usage: quantize IN.gguf OUT.gguf --type TYPE\n"
+    "  re-encodes the 2-D weight matrices (F32 or F16) of a llama GGUF; 1-D tensors are\n"
+    "  copied, as are matrices whose rows are not a multiple of 32 for the one-type TYPEs;\n"
+    "  all metadata is copied. TYPE: one type for every matrix (f16, bf16, q8_0, q4_0,\n"
+    "  q4_1, q5_0, q5_1) or llama-quantize's mixes (q2_k, q3_k_m, q4_k_s, q4_k_m, q5_k_s,\n"
+    "  q5_k_m, q6_k), tensor for tensor and byte for byte as llama-quantize writes them\n";
 
-static int parse_type(const char *text, TensorType *type, char *err, size_t err_size) {
-    static const struct { const char *name; TensorType type; } types[] = {
-        {"f16", TENSOR_F16},   {"bf16", TENSOR_BF16}, {"q8_0", TENSOR_Q8_0}, {"q4_0", TENSOR_Q4_0},
-        {"q4_1", TENSOR_Q4_1}, {"q5_0", TENSOR_Q5_0}, {"q5_1", TENSOR_Q5_1},
-    };
-    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
-        if (strcmp(text, types[i].name) == 0) {
-            *type = types[i].type;
-            return 0;
-        }
-    return fail(err, err_size, "--type '%s' is not one of f16, bf16, q8_0, q4_0, q4_1, q5_0, "
-                "q5_1", text);
+static int parse_type(const char *text, const QuantRecipe **recipe, char *err, size_t err_size) {
+    *recipe = quant_recipe_named(text);
+    if (*recipe) return 0;
+    return fail(err, err_size, "--type '%s' is not one of %s", text, quant_recipe_names());
 }
 
 static int parse_arguments(int argc, char **argv, const char **input, const char **output,
-                           TensorType *type, char *err, size_t err_size) {
+                           const QuantRecipe **type, char *err, size_t err_size) {
     int have_type = 0, n_positional = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--type") == 0) {
@@ -340,16 +341,16 @@ static int parse_arguments(int argc, char **argv, const char **input, const char
 int main(int argc, char **argv) {
     char err[ERR_LEN] = "";
     const char *input = NULL, *output = NULL;
-    TensorType type = TENSOR_Q8_0;
+    const QuantRecipe *type = NULL;
     if (parse_arguments(argc, argv, &input, &output, &type, err, sizeof err)) {
         fprintf(stderr, "quantize: %s\n%s", err, USAGE);
         return 2;
     }
-    if (quantize_file(input, output, type, stderr, err, sizeof err)) {
+    if (quantize_file_as(input, output, type, stderr, err, sizeof err)) {
         fprintf(stderr, "quantize: %s\n", err);
         return 1;
     }
-    fprintf(stderr, "quantize: wrote %s (%s)\n", output, tensor_type_name(type));
+    fprintf(stderr, "quantize: wrote %s (%s)\n", output, type->name);
     return 0;
 }
 
