@@ -12,6 +12,7 @@
 #include "ops.h"
 #include "weight_rows.h"
 #include "qgemm.h"
+#include "quant.h"
 
 /* Tokens from which a block goes to sgemm, by weight type (see sgemm_min_tokens); Q8_0 and
  * Q4_0 weights never do where the tiled integer kernels are built in. */
@@ -116,12 +117,18 @@ static void partner_dots(void *ctx, int begin, int end, int thread) {
     }
 }
 
-static void round_tokens_to_half(void *ctx, int begin, int end, int thread) {
+/* F16 / BF16 weights: each token's activations rounded to that type, kept as floats. */
+static void round_tokens(void *ctx, int begin, int end, int thread) {
     (void)thread;
     const RowJob *job = ctx;
     size_t cols = (size_t)job->w->cols;
-    for (int t = begin; t < end; t++)
-        round_row_to_half(job->x + t * cols, (float *)(void *)job->partner + t * cols, (int)cols);
+    float *out = (float *)(void *)job->partner;
+    for (int t = begin; t < end; t++) {
+        if (job->w->type == TENSOR_BF16)
+            round_row_to_bf16_floats(job->x + t * cols, (int)cols, out + t * cols);
+        else
+            round_row_to_half(job->x + t * cols, out + t * cols, (int)cols);
+    }
 }
 
 static void row_dots(void *ctx, int begin, int end, int thread) {
@@ -237,16 +244,17 @@ static void multiply_partner(Matmul *mm, const Matrix *w, int n_tokens, float *y
                  partner_dots, &job);
 }
 
-/* F16 weights read their activations rounded to f16, as llama.cpp's CPU backend does (its
- * vec_dot_type for F16): mm->partner holds them. */
-static const float *rounded_to_half(Matmul *mm, const Matrix *w, const float *x, int n_tokens) {
+/* F16 and BF16 weights read their activations rounded to f16 / bf16, as llama.cpp's CPU
+ * backend does (its vec_dot_type for those types): mm->partner holds them. */
+static int reads_rounded(TensorType type) { return type == TENSOR_F16 || type == TENSOR_BF16; }
+
+static const float *rounded_for(Matmul *mm, const Matrix *w, const float *x, int n_tokens) {
     RowJob job = {w, x, NULL, n_tokens, NULL, 0, NULL, mm->partner};
-    parallel_for(mm->pool, n_tokens, min_chunk_for_cost(2.0 * w->cols), round_tokens_to_half,
-                 &job);
+    parallel_for(mm->pool, n_tokens, min_chunk_for_cost(2.0 * w->cols), round_tokens, &job);
     return (const float *)(void *)mm->partner;
 }
 
-/* w times x, where x is already what w's type reads (rounded_to_half for F16). */
+/* w times x, where x is already what w's type reads (rounded_for F16 / BF16). */
 static void multiply_prepared(Matmul *mm, const Matrix *w, const float *x, int n_tokens,
                               float *y, int accumulate) {
     if (takes_quantised_activations(w->type)) {
@@ -273,7 +281,7 @@ static void multiply_prepared(Matmul *mm, const Matrix *w, const float *x, int n
 
 static void multiply(Matmul *mm, const Matrix *w, const float *x, int n_tokens, float *y,
                      int accumulate) {
-    if (w->type == TENSOR_F16) x = rounded_to_half(mm, w, x, n_tokens);
+    if (reads_rounded(w->type)) x = rounded_for(mm, w, x, n_tokens);
     multiply_prepared(mm, w, x, n_tokens, y, accumulate);
 }
 
@@ -286,10 +294,10 @@ static int share_quantisation(const Matrix *const ws[], int count, int n_tokens)
     return 1;
 }
 
-/* Matrices of one type and width that all read partner-format (or f16-rounded) x. */
+/* Matrices of one type and width that all read partner-format (or f16/bf16-rounded) x. */
 static int share_partner(const Matrix *const ws[], int count) {
     for (int i = 0; i < count; i++)
-        if (!(takes_quantised_activations(ws[i]->type) || ws[i]->type == TENSOR_F16) ||
+        if (!(takes_quantised_activations(ws[i]->type) || reads_rounded(ws[i]->type)) ||
             ws[i]->type != ws[0]->type || ws[i]->cols != ws[0]->cols)
             return 0;
     return 1;
@@ -302,8 +310,8 @@ void matmul_shared_input(Matmul *mm, const Matrix *const ws[], float *const ys[]
         for (int i = 0; i < count; i++) multiply_quantised(mm, ws[i], n_tokens, ys[i], 0);
         return;
     }
-    if (count > 0 && share_partner(ws, count) && ws[0]->type == TENSOR_F16) {
-        const float *rounded = rounded_to_half(mm, ws[0], x, n_tokens);
+    if (count > 0 && share_partner(ws, count) && reads_rounded(ws[0]->type)) {
+        const float *rounded = rounded_for(mm, ws[0], x, n_tokens);
         for (int i = 0; i < count; i++) multiply_prepared(mm, ws[i], rounded, n_tokens, ys[i], 0);
         return;
     }

@@ -18,8 +18,6 @@ void dequantize_q4_0(const unsigned char *blocks, int n, float *out);
 void dequantize_q4_1(const unsigned char *blocks, int n, float *out);
 void dequantize_q5_0(const unsigned char *blocks, int n, float *out);
 void dequantize_q5_1(const unsigned char *blocks, int n, float *out);
-/* bfloat16: the high half of an IEEE float32 */
-void dequantize_bf16(const unsigned char *values, int n, float *out);
 /* Q8_1 (36 bytes per 32 values): f16 d = max|x| / 127, f16 s = d * sum q, 32 int8
  * q = round(x 127 / max|x|), as ggml's x86 quantize_row_q8_1. */
 void quantize_row_q8_1(const float *x, int n, unsigned char *out);
@@ -27,10 +25,22 @@ void quantize_row_q8_1(const float *x, int n, unsigned char *out);
  * n_tokens tokens xq_stride bytes apart: out[t] = w . x_t (as dots_k_q8_k). */
 void dots_legacy_q8(TensorType type, const unsigned char *w, const unsigned char *xq,
                     size_t xq_stride, int n_tokens, int n, float *out);
+/* The same with the AVX2 kernels of quant_legacy_avx2.c: 1 (and out filled) for at most 64
+ * tokens where the build has AVX2, else 0 (dots_legacy_q8's own path). */
+int dots_legacy_q8_avx2(TensorType type, const unsigned char *w, const unsigned char *xq,
+                        size_t xq_stride, int n_tokens, int n, float *out);
+
+/* bfloat16 (bf16.c), the high half of an IEEE float32. llama.cpp multiplies BF16 weights
+ * with activations rounded to bfloat16; each product of two bfloat16 is exact in float, so
+ * the engine takes such activations as floats and any float kernel (row dots, sgemm over
+ * converted rows) forms the same products. */
+void dequantize_bf16(const unsigned char *values, int n, float *out);
 /* Rounds floats to bfloat16 (to nearest, ties to even; NaN kept quiet), as ggml does. */
 void round_row_bf16(const float *x, int n, uint16_t *out);
-/* BF16 weights with BF16 activations, products and sum in float. */
-float dot_bf16_bf16(const unsigned char *w, const uint16_t *x, int n);
+/* The same rounding, kept as floats (out may be x). */
+void round_row_to_bf16_floats(const float *x, int n, float *out);
+/* A BF16 weight row with float activations, products and sum in float. */
+float dot_bf16_f32(const unsigned char *w, const float *x, int n);
 
 /* the 256-value super-blocks (quant_k.c) */
 void dequantize_q2_k(const unsigned char *blocks, int n, float *out);

@@ -1,8 +1,8 @@
 /* quant_legacy.c — the 32-value block types of GGML: Q4_0, Q4_1, Q5_0, Q5_1 (llama.cpp's
  * "legacy" quants, still what llama-quantize falls back to for rows whose length is not a
- * multiple of 256), and bfloat16 rows. In every one, value j < 16 of a block sits in the low
+ * multiple of 256). In every one, value j < 16 of a block sits in the low
  * nibble of byte j, value j + 16 in its high nibble; the _1 types add a minimum m:
- * x = d q + m, the others are symmetric: x = d (q - 8) or d (q - 16). */
+ * x = d q + m, the others are symmetric: x = d (q - 8) or d (q - 16). (bfloat16: bf16.c) */
 #include <math.h>
 #include <string.h>
 
@@ -73,35 +73,6 @@ void dequantize_q5_1(const unsigned char *b, int n, float *out) {
         five_bit_codes(b + 8, u32_at(b + 4), codes);
         for (int j = 0; j < QK_BLOCK; j++) out[j] = (float)codes[j] * d + m;
     }
-}
-
-void dequantize_bf16(const unsigned char *v, int n, float *out) {
-    for (int i = 0; i < n; i++) {
-        uint32_t bits = ((uint32_t)v[2 * i] | (uint32_t)v[2 * i + 1] << 8) << 16;
-        memcpy(&out[i], &bits, 4);
-    }
-}
-
-void round_row_bf16(const float *x, int n, uint16_t *out) {
-    for (int i = 0; i < n; i++) {
-        uint32_t bits;
-        memcpy(&bits, &x[i], 4);
-        if ((bits & 0x7fffffff) > 0x7f800000) out[i] = (uint16_t)((bits >> 16) | 64);
-        else out[i] = (uint16_t)((bits + 0x7fff + ((bits >> 16) & 1)) >> 16);
-    }
-}
-
-float dot_bf16_bf16(const unsigned char *w, const uint16_t *x, int n) {
-    float sum = 0.0f;
-    for (int i = 0; i < n; i++) {
-        uint32_t wb = ((uint32_t)w[2 * i] | (uint32_t)w[2 * i + 1] << 8) << 16;
-        uint32_t xb = (uint32_t)x[i] << 16;
-        float wf, xf;
-        memcpy(&wf, &wb, 4);
-        memcpy(&xf, &xb, 4);
-        sum += wf * xf;
-    }
-    return sum;
 }
 
 void quantize_row_q8_1(const float *x, int n, unsigned char *out) {
@@ -185,6 +156,7 @@ static float block_dot(TensorType type, const LegacyBlock *k, const unsigned cha
 
 void dots_legacy_q8(TensorType type, const unsigned char *w, const unsigned char *xq,
                     size_t xq_stride, int n_tokens, int n, float *out) {
+    if (dots_legacy_q8_avx2(type, w, xq, xq_stride, n_tokens, n, out)) return;
     int w_bytes = type == TENSOR_Q5_0 ? Q5_0_BYTES : type == TENSOR_Q5_1 ? Q5_1_BYTES : Q4_1_BYTES;
     int x_bytes = type == TENSOR_Q5_0 ? 34 : Q8_1_BYTES;
     LegacyBlock k;

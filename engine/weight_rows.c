@@ -67,32 +67,32 @@ float matrix_row_dot(const Matrix *m, int row, const float *x) {
     case TENSOR_F32: return dot_f32((const float *)p, x, m->cols);
     case TENSOR_F16: return dot_f16((const uint16_t *)p, x, m->cols);
     case TENSOR_Q8_0: return dot_q8_0(p, x, m->cols);
+    case TENSOR_BF16: return dot_bf16_f32(p, x, m->cols);
     default: return chunked_dot(m, p, x);
     }
 }
 
 int takes_quantised_activations(TensorType type) {
-    return decoder_of(type) != NULL && type != TENSOR_Q4_0;
+    return decoder_of(type) != NULL && type != TENSOR_Q4_0 && type != TENSOR_BF16;
 }
 
 size_t quantised_activation_bytes(TensorType type, int cols) {
     switch (type) {
     case TENSOR_Q5_0: return (size_t)cols / QK_BLOCK * 34;
     case TENSOR_Q4_1: case TENSOR_Q5_1: return (size_t)cols / QK_BLOCK * Q8_1_BYTES;
-    case TENSOR_BF16: return (size_t)cols * 2;
     case TENSOR_Q2_K: case TENSOR_Q3_K: case TENSOR_Q4_K: case TENSOR_Q5_K: case TENSOR_Q6_K:
         return (size_t)cols / QK_K * Q8_K_BYTES;
     default: return 0;
     }
 }
 
-size_t max_quantised_activation_bytes(int cols) { return (size_t)cols * 2; } /* BF16 */
+/* a bound: the most per value is Q8_K's 292 bytes per 256 */
+size_t max_quantised_activation_bytes(int cols) { return (size_t)cols * 2; }
 
 void quantize_activations(TensorType type, const float *x, int cols, unsigned char *out) {
     switch (type) {
     case TENSOR_Q5_0: quantize_row_q8_0(x, cols, out); return;
     case TENSOR_Q4_1: case TENSOR_Q5_1: quantize_row_q8_1(x, cols, out); return;
-    case TENSOR_BF16: round_row_bf16(x, cols, (uint16_t *)(void *)out); return;
     default: quantize_row_q8_k(x, cols, out); return;
     }
 }
@@ -103,10 +103,6 @@ static void row_dots_quantised(TensorType type, const unsigned char *p, const un
     switch (type) {
     case TENSOR_Q5_0: case TENSOR_Q4_1: case TENSOR_Q5_1:
         dots_legacy_q8(type, p, xq, stride, n_tokens, cols, out);
-        return;
-    case TENSOR_BF16:
-        for (int t = 0; t < n_tokens; t++)
-            out[t] = dot_bf16_bf16(p, (const uint16_t *)(const void *)(xq + t * stride), cols);
         return;
     default: dots_k_q8_k(type, p, xq, stride, n_tokens, cols, out); return;
     }

@@ -11,13 +11,14 @@ void dequantize_row(const Matrix *m, int row, float *out);
 /* Dot product of row `row` of m with x (cols values). */
 float matrix_row_dot(const Matrix *m, int row, const float *x);
 
-/* The block types other than Q8_0 / Q4_0 (which qgemm.h computes) multiply as llama.cpp's
- * CPU backend does: each token's activations are first quantised to the weight type's
- * partner format (Q8_0 for Q5_0, Q8_1 for Q4_1 / Q5_1, Q8_K for the K-quants, bfloat16 for
- * BF16), and each row's dot product is integer arithmetic per block. 1 for those types. */
+/* The block types other than Q8_0 / Q4_0 (which qgemm.h computes) and BF16 (float kernels
+ * over activations rounded to bfloat16: quant.h) multiply as llama.cpp's CPU backend does:
+ * each token's activations are first quantised to the weight type's partner format (Q8_0
+ * for Q5_0, Q8_1 for Q4_1 / Q5_1, Q8_K for the K-quants), and each row's dot product is
+ * integer arithmetic per block. 1 for those types. */
 int takes_quantised_activations(TensorType type);
 /* Bytes of one token's activations of `cols` values in the partner format of `type`, and
- * the most any type needs (bfloat16: 2 per value). */
+ * a bound on what any type needs (2 per value). */
 size_t quantised_activation_bytes(TensorType type, int cols);
 size_t max_quantised_activation_bytes(int cols);
 /* x (cols floats) in the partner format of `type`, into out. */

@@ -9,7 +9,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "../engine/ops.h"
 #include "../engine/quant.h"
+#include "../util/half.h"
 #include "../engine/weight_rows.h"
 #include "harness.h"
 
@@ -340,10 +342,109 @@ static void k_dots_many_tokens(TestContext *t) {
     }
 }
 
+/* The 32-value types' codes and factors, read from ggml-common.h's layouts: Q4_1 {d, m,
+ * qs[16]}, Q5_0 {d, qh[4], qs[16]}, Q5_1 {d, m, qh[4], qs[16]}; value e < 16 in the low
+ * nibble of qs[e], e >= 16 in the high nibble of qs[e - 16], bit e of qh its fifth bit. */
+static int legacy_code(TensorType type, const unsigned char *b, int e) {
+    const unsigned char *qs = b + (type == TENSOR_Q4_1 ? 4 : type == TENSOR_Q5_0 ? 6 : 8);
+    int code = e < 16 ? qs[e] & 15 : qs[e - 16] >> 4;
+    if (type == TENSOR_Q4_1) return code;
+    const unsigned char *qh = b + (type == TENSOR_Q5_0 ? 2 : 4);
+    return code | ((qh[e / 8] >> (e % 8)) & 1) << 4;
+}
+
+static double half_value(const unsigned char *p) { return half_to_float((uint16_t)(p[0] | p[1] << 8)); }
+
+/* ggml's q5_0_q8_0, q4_1_q8_1 and q5_1_q8_1 in double: per block d_w d_x sum (c - 16) q for
+ * Q5_0 (Q8_0 blocks: d, 32 int8), d_w d_x sum c q + m_w s_x for the _1 types (Q8_1 blocks:
+ * d, s = d sum q as stored, 32 int8). bound gets the sum of the terms' magnitudes. */
+static double legacy_reference(TensorType type, const unsigned char *row, int blocks,
+                               int w_bytes, const unsigned char *xq, double *bound) {
+    double dot = 0.0;
+    *bound = 0.0;
+    int x_bytes = type == TENSOR_Q5_0 ? 34 : Q8_1_BYTES, q_at = type == TENSOR_Q5_0 ? 2 : 4;
+    for (int b = 0; b < blocks; b++) {
+        const unsigned char *w = row + b * w_bytes, *x = xq + b * x_bytes;
+        double scale = half_value(w) * half_value(x);
+        for (int e = 0; e < QK_BLOCK; e++) {
+            int code = legacy_code(type, w, e) - (type == TENSOR_Q5_0 ? 16 : 0);
+            double term = scale * code * (signed char)x[q_at + e];
+            dot += term, *bound += fabs(term);
+        }
+        if (type != TENSOR_Q5_0) {
+            double term = half_value(w + 2) * half_value(x + 2);
+            dot += term, *bound += fabs(term);
+        }
+    }
+    return dot;
+}
+
+/* dots_legacy_q8 (AVX2 up to 64 tokens, portable past that) and dot_bf16_f32 over random
+ * rows of 32 blocks against the layout's arithmetic in double, to float rounding of the
+ * block terms (at most 64 terms: 64 * 2^-24 = 3.8e-6 of their magnitudes). */
+static void legacy_dots_many_tokens(TestContext *t) {
+    enum { BLOCKS = 32, VALUES = BLOCKS * QK_BLOCK };
+    static const struct { TensorType type; int bytes; } types[] = {
+        {TENSOR_Q4_1, 20}, {TENSOR_Q5_0, 22}, {TENSOR_Q5_1, 24}};
+    static unsigned char xq[MAX_TOKENS * BLOCKS * Q8_1_BYTES];
+    unsigned char row[BLOCKS * 24];
+    float x[VALUES], out[MAX_TOKENS];
+    uint32_t state = 777;
+    const int token_counts[] = {1, 3, 64, 65};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        TensorType type = types[i].type;
+        size_t stride = type == TENSOR_Q5_0 ? BLOCKS * 34 : BLOCKS * Q8_1_BYTES;
+        for (int b = 0; b < BLOCKS; b++) {
+            unsigned char *block = row + b * types[i].bytes;
+            for (int k = 0; k < types[i].bytes; k++) block[k] = (unsigned char)(next_random(&state) >> 24);
+            put_half(block, 0x2C00); /* d = 2^-4; m (the _1 types) = -2^-5 */
+            if (type != TENSOR_Q5_0) put_half(block + 2, 0xA800);
+        }
+        for (int k = 0; k < 4; k++) {
+            int n_tokens = token_counts[k], wrong = 0;
+            for (int tok = 0; tok < n_tokens; tok++) {
+                for (int e = 0; e < VALUES; e++)
+                    x[e] = (float)((int)(next_random(&state) >> 16) - 32768) / 32768.0f;
+                if (type == TENSOR_Q5_0) quantize_row_q8_0(x, VALUES, xq + tok * stride);
+                else quantize_row_q8_1(x, VALUES, xq + tok * stride);
+            }
+            dots_legacy_q8(type, row, xq, stride, n_tokens, VALUES, out);
+            for (int tok = 0; tok < n_tokens; tok++) {
+                double bound, want = legacy_reference(type, row, BLOCKS, types[i].bytes,
+                                                      xq + tok * stride, &bound);
+                if (fabs(out[tok] - want) > 4e-6 * bound && wrong++ < 2)
+                    test_fail_at(t, __FILE__, __LINE__, "%s, %d tokens, token %d: %.6g, "
+                                 "reference %.6g", tensor_type_name(type), n_tokens, tok,
+                                 out[tok], want);
+            }
+        }
+    }
+    /* BF16: every product of two bfloat16 is exact in float, so the float sum of 1000 terms
+     * is within 1000 * 2^-24 of their magnitudes */
+    unsigned char w[2 * 1000];
+    double want = 0.0, bound = 0.0;
+    for (int e = 0; e < 1000; e++) {
+        uint16_t h = (uint16_t)(0x3C00 + (next_random(&state) >> 22)) ^ (e % 3 ? 0 : 0x8000);
+        w[2 * e] = (unsigned char)(h & 0xff), w[2 * e + 1] = (unsigned char)(h >> 8);
+        x[e] = (float)((int)(next_random(&state) >> 16) - 32768) / 32768.0f;
+    }
+    round_row_to_bf16_floats(x, 1000, x);
+    for (int e = 0; e < 1000; e++) {
+        uint32_t bits = (uint32_t)(w[2 * e] | w[2 * e + 1] << 8) << 16;
+        float wf;
+        memcpy(&wf, &bits, 4);
+        want += (double)wf * x[e], bound += fabs((double)wf * x[e]);
+    }
+    float got = dot_bf16_f32(w, x, 1000);
+    CHECK(t, fabs(got - want) <= 1000 * 0x1p-24 * bound, "BF16 dot %.8g, reference %.8g", got,
+          want);
+}
+
 static const TestCase dequant_tests[] = {
     {"blocks_by_hand", blocks_by_hand},
     {"second_block_doubles", second_block_doubles},
     {"k_dots_many_tokens", k_dots_many_tokens},
+    {"legacy_dots_many_tokens", legacy_dots_many_tokens},
     {NULL, NULL},
 };
 
