@@ -57,8 +57,8 @@ void quantize_row_q8_k(const float *x, int n, unsigned char *out);
 void dots_k_q8_k(TensorType type, const unsigned char *w, const unsigned char *xq,
                  size_t xq_stride, int n_tokens, int n, float *out);
 
-/* The same with the AVX2 kernels of quant_k_avx2.c: 1 (and out filled) for Q4_K, Q5_K and
- * Q6_K and at most 64 tokens where the build has AVX2, else 0 (dots_k_q8_k's own path). */
+/* The same with the AVX2 kernels of quant_k_avx2.c: 1 (and out filled) for at most 64
+ * tokens where the build has AVX2, else 0 (dots_k_q8_k's own path). */
 int dots_k_q8_k_avx2(TensorType type, const unsigned char *w, const unsigned char *xq,
                      size_t xq_stride, int n_tokens, int n, float *out);
 

@@ -1,11 +1,10 @@
-/* quant_k_avx2.c — AVX2 dot products of Q4_K, Q5_K and Q6_K rows with Q8_K activations,
+/* quant_k_avx2.c — AVX2 dot products of Q2_K ... Q6_K rows with Q8_K activations,
  * straight from the packed blocks: the codes of 32 values are split out of their nibbles
  * (and high bits) in registers, multiplied by the activations with vpmaddubsw (unsigned
  * codes 0..63 by signed int8, pairs summed in int16 without saturation: 2 * 63 * 127 <
  * 32767) and by their sub-block's scale with vpmaddwd. The integer sums are the ones
  * quant_k.c's portable path forms (the same exact isum and msum per super-block); only
- * the order in which the float per-block terms are added differs. Q2_K and Q3_K take the
- * portable path. */
+ * the order in which the float per-block terms are added differs. */
 #include <string.h>
 
 #include "../util/half.h"
@@ -14,7 +13,7 @@
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 
-enum { Q4_K_BYTES = 144, Q5_K_BYTES = 176, Q6_K_BYTES = 210 };
+enum { Q2_K_BYTES = 84, Q3_K_BYTES = 110, Q4_K_BYTES = 144, Q5_K_BYTES = 176, Q6_K_BYTES = 210 };
 
 
 static float half_at(const unsigned char *p) {
@@ -125,6 +124,108 @@ SPECIALISED void k4_dots(const unsigned char *w, const unsigned char *xq, size_t
     for (int t = 0; t < n_tokens; t++) out[t] = hsum_ps(acc[t]) - minimums[t];
 }
 
+/* The 16 scales of the types with sub-blocks of 16 (16 int16 lanes of sc16) as the scale
+ * vectors of their 8 runs of 32: run 4h + s takes scale 8h + 2s for its first 16 values (the
+ * low 128-bit half of the products) and 8h + 2s + 1 for the rest. */
+SPECIALISED void sixteen_scale_vectors(__m256i sc16, __m256i sv[8]) {
+    /* the permute's selector must be an immediate, even where the loop is not unrolled */
+    __m256i halves[2] = {_mm256_permute2x128_si256(sc16, sc16, 0x00),
+                         _mm256_permute2x128_si256(sc16, sc16, 0x11)};
+    UNROLLED
+    for (int h = 0; h < 2; h++)
+        UNROLLED
+        for (int s = 0; s < 4; s++)
+            sv[4 * h + s] = _mm256_shuffle_epi8(halves[h], lanes(Q6_K_SCALE_LANES[s]));
+}
+
+/* Q2_K / Q3_K's 2-bit codes: value l + 32 s of half h is bits 2s..2s+1 of q[32 h + l]; for
+ * Q3_K bit 4h + s of mask[l] adds 4. Runs in value order. */
+SPECIALISED void two_bit_codes(const unsigned char *q, const unsigned char *mask, __m256i cv[8]) {
+    const __m256i two_bits = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+    __m256i high = mask ? _mm256_loadu_si256((const __m256i *)mask) : _mm256_setzero_si256();
+    UNROLLED
+    for (int h = 0; h < 2; h++) {
+        __m256i packed = _mm256_loadu_si256((const __m256i *)(q + 32 * h));
+        UNROLLED
+        for (int s = 0; s < 4; s++) {
+            cv[4 * h + s] = _mm256_and_si256(_mm256_srli_epi16(packed, 2 * s), two_bits);
+            if (mask) {
+                __m256i bit = _mm256_and_si256(_mm256_srli_epi16(high, 4 * h + s), one);
+                cv[4 * h + s] = _mm256_or_si256(cv[4 * h + s], _mm256_slli_epi16(bit, 2));
+            }
+        }
+    }
+}
+
+/* Q2_K rows: per super-block d_x (d isum - dmin msum), isum from the codes and 4-bit scales
+ * (low nibbles of bytes 0-15), msum from the 4-bit mins (high nibbles) and Q8_K's 16 block
+ * sums; the min terms are kept in a vector of their own until the end. */
+SPECIALISED void q2_k_dots(const unsigned char *w, const unsigned char *xq, size_t stride,
+                           int n_tokens, int blocks, float *out) {
+    enum { MAX_TOKENS = 64 };
+    const __m128i low_mask = _mm_set1_epi8(0x0f);
+    __m256 acc[MAX_TOKENS], acc_min[MAX_TOKENS];
+    for (int t = 0; t < n_tokens; t++) acc[t] = acc_min[t] = _mm256_setzero_ps();
+    for (int i = 0; i < blocks; i++, w += Q2_K_BYTES) {
+        __m128i packed = _mm_loadu_si128((const __m128i *)w);
+        __m256i sc16 = _mm256_cvtepu8_epi16(_mm_and_si128(packed, low_mask));
+        __m256i mn16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), low_mask));
+        __m256i sv[8], cv[8];
+        sixteen_scale_vectors(sc16, sv);
+        two_bit_codes(w + 16, NULL, cv);
+        float d = half_at(w + 80), dmin = half_at(w + 82);
+        const unsigned char *x = xq + (size_t)i * Q8_K_BYTES;
+        for (int t = 0; t < n_tokens; t++, x += stride) {
+            __m256i isum = scaled_code_sums(cv, sv, (const int8_t *)(x + 4));
+            __m256i msum = _mm256_madd_epi16(mn16, _mm256_loadu_si256((const __m256i *)(x + 4 + QK_K)));
+            float dx;
+            memcpy(&dx, x, 4);
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dx * d), _mm256_cvtepi32_ps(isum), acc[t]);
+            acc_min[t] = _mm256_fmadd_ps(_mm256_set1_ps(dx * dmin), _mm256_cvtepi32_ps(msum), acc_min[t]);
+        }
+    }
+    for (int t = 0; t < n_tokens; t++) out[t] = hsum_ps(acc[t]) - hsum_ps(acc_min[t]);
+}
+
+/* Q3_K's 12 bytes of 16 six-bit scales (quant_k.c's unpack_q3_k) as 16 int8, by whole-word
+ * masks and shifts: low nibbles from bytes 0-7, top 2 bits from bytes 8-11, minus 32. */
+SPECIALISED __m128i q3_k_scales(const unsigned char *s) {
+    uint32_t u[3], v[4];
+    memcpy(u, s, 12);
+    const uint32_t nibbles = 0x0f0f0f0f, two = 0x03030303;
+    v[0] = (u[0] & nibbles) | (u[2] & two) << 4;
+    v[1] = (u[1] & nibbles) | ((u[2] >> 2) & two) << 4;
+    v[2] = ((u[0] >> 4) & nibbles) | ((u[2] >> 4) & two) << 4;
+    v[3] = ((u[1] >> 4) & nibbles) | ((u[2] >> 6) & two) << 4;
+    __m128i stored = _mm_loadu_si128((const __m128i *)v);
+    return _mm_sub_epi8(stored, _mm_set1_epi8(32));
+}
+
+/* Q3_K rows: codes 0..7 stored + 4, so isum = sum scale code q - 4 sum scale block_sum. */
+SPECIALISED void q3_k_dots(const unsigned char *w, const unsigned char *xq, size_t stride,
+                           int n_tokens, int blocks, float *out) {
+    enum { MAX_TOKENS = 64 };
+    __m256 acc[MAX_TOKENS];
+    for (int t = 0; t < n_tokens; t++) acc[t] = _mm256_setzero_ps();
+    for (int i = 0; i < blocks; i++, w += Q3_K_BYTES) {
+        __m256i sc16 = _mm256_cvtepi8_epi16(q3_k_scales(w + 96));
+        __m256i sv[8], cv[8];
+        sixteen_scale_vectors(sc16, sv);
+        two_bit_codes(w + 32, w, cv);
+        float d = half_at(w + 108);
+        const unsigned char *x = xq + (size_t)i * Q8_K_BYTES;
+        for (int t = 0; t < n_tokens; t++, x += stride) {
+            __m256i isum = scaled_code_sums(cv, sv, (const int8_t *)(x + 4));
+            __m256i offset = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)(x + 4 + QK_K)));
+            isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(offset, 2));
+            float dx;
+            memcpy(&dx, x, 4);
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dx * d), _mm256_cvtepi32_ps(isum), acc[t]);
+        }
+    }
+    for (int t = 0; t < n_tokens; t++) out[t] = hsum_ps(acc[t]);
+}
+
 /* Q6_K rows: value l + 32 s of half h is the low (s < 2) or high nibble of low[l + 32 (s % 2)]
  * with bits 2s..2s+1 of high[l] on top, stored 0..63 (the offset 32 comes back as 32 sum of
  * scale * block sum); its two runs of 16 take scales 8h + 2s and 8h + 2s + 1. */
@@ -137,13 +238,7 @@ SPECIALISED void q6_k_dots(const unsigned char *w, const unsigned char *xq, size
     for (int i = 0; i < blocks; i++, w += Q6_K_BYTES) {
         __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + 192)));
         __m256i sv[8];
-        /* the permute's selector must be an immediate, even where the loop is not unrolled */
-        __m256i halves[2] = {_mm256_permute2x128_si256(sc16, sc16, 0x00),
-                             _mm256_permute2x128_si256(sc16, sc16, 0x11)};
-        UNROLLED
-        for (int h = 0; h < 2; h++)
-            UNROLLED
-            for (int s = 0; s < 4; s++) sv[4 * h + s] = _mm256_shuffle_epi8(halves[h], lanes(Q6_K_SCALE_LANES[s]));
+        sixteen_scale_vectors(sc16, sv);
         float d = half_at(w + 208);
         __m256i cv[8]; /* the codes of the 8 runs of 32, split out once for all tokens */
         UNROLLED
@@ -195,6 +290,14 @@ int dots_k_q8_k_avx2(TensorType type, const unsigned char *w, const unsigned cha
     case TENSOR_Q4_K: dots_k4(w, xq, xq_stride, n_tokens, n / QK_K, 0, out); return 1;
     case TENSOR_Q5_K: dots_k4(w, xq, xq_stride, n_tokens, n / QK_K, 1, out); return 1;
     case TENSOR_Q6_K: dots_q6_k(w, xq, xq_stride, n_tokens, n / QK_K, out); return 1;
+    case TENSOR_Q2_K:
+        if (n_tokens > 1) q2_k_dots(w, xq, xq_stride, n_tokens, n / QK_K, out);
+        else q2_k_dots(w, xq, xq_stride, 1, n / QK_K, out);
+        return 1;
+    case TENSOR_Q3_K:
+        if (n_tokens > 1) q3_k_dots(w, xq, xq_stride, n_tokens, n / QK_K, out);
+        else q3_k_dots(w, xq, xq_stride, 1, n / QK_K, out);
+        return 1;
     default: return 0;
     }
 }
