@@ -47,17 +47,53 @@ static const char Q6_K_SCALE_LANES[4][32] = {LANES(0, 1), LANES(2, 3), LANES(4, 
 
 SPECIALISED __m256i lanes(const char table[32]) { return _mm256_loadu_si256((const __m256i *)table); }
 
-/* The 8 runs of 32 codes (cv) times a Q8_K block's 256 int8 (q), each pair of products
- * summed in int16 and multiplied by its run's scales (sv) into 8 int32 lanes. */
-SPECIALISED __m256i scaled_code_sums(const __m256i cv[8], const __m256i sv[8], const int8_t *q) {
+/* A block's 8 runs of 32 codes and their scales, as the token loops read them: with
+ * AVX-512BW two runs share a 512-bit register, which halves the multiplies per token (the
+ * codes are split out in 256-bit halves first, once per block). */
+#if defined(__AVX512BW__)
+typedef struct {
+    __m512i codes[4], scales[4];
+} Runs;
+
+SPECIALISED void runs_of(const __m256i cv[8], const __m256i sv[8], Runs *r) {
+    UNROLLED
+    for (int v = 0; v < 4; v++) {
+        r->codes[v] = _mm512_inserti64x4(_mm512_castsi256_si512(cv[2 * v]), cv[2 * v + 1], 1);
+        r->scales[v] = _mm512_inserti64x4(_mm512_castsi256_si512(sv[2 * v]), sv[2 * v + 1], 1);
+    }
+}
+
+/* The runs times a Q8_K block's 256 int8 (q), each pair of products summed in int16 and
+ * multiplied by its run's scales into int32 lanes, folded to 8 lanes. */
+SPECIALISED __m256i run_sums(const Runs *r, const int8_t *q) {
+    __m512i isum = _mm512_setzero_si512();
+    UNROLLED
+    for (int v = 0; v < 4; v++) {
+        __m512i p = _mm512_maddubs_epi16(r->codes[v], _mm512_loadu_si512((const void *)(q + 64 * v)));
+        isum = _mm512_add_epi32(isum, _mm512_madd_epi16(p, r->scales[v]));
+    }
+    return _mm256_add_epi32(_mm512_castsi512_si256(isum), _mm512_extracti64x4_epi64(isum, 1));
+}
+#else
+typedef struct {
+    __m256i codes[8], scales[8];
+} Runs;
+
+SPECIALISED void runs_of(const __m256i cv[8], const __m256i sv[8], Runs *r) {
+    UNROLLED
+    for (int v = 0; v < 8; v++) r->codes[v] = cv[v], r->scales[v] = sv[v];
+}
+
+SPECIALISED __m256i run_sums(const Runs *r, const int8_t *q) {
     __m256i isum = _mm256_setzero_si256();
     UNROLLED
     for (int v = 0; v < 8; v++) {
-        __m256i p = _mm256_maddubs_epi16(cv[v], _mm256_loadu_si256((const __m256i *)(q + 32 * v)));
-        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, sv[v]));
+        __m256i p = _mm256_maddubs_epi16(r->codes[v], _mm256_loadu_si256((const __m256i *)(q + 32 * v)));
+        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, r->scales[v]));
     }
     return isum;
 }
+#endif
 
 /* Q4_K / Q5_K's 12 bytes of 6-bit (scale, min) pairs (quant_k.c's k4_scales_mins) as two
  * 32-bit words of 8 scales and two of 8 mins, by whole-word masks and shifts. */
@@ -109,9 +145,11 @@ SPECIALISED void k4_dots(const unsigned char *w, const unsigned char *xq, size_t
                 cv[2 * g + 1] = _mm256_or_si256(cv[2 * g + 1], _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, 2 * g + 1), one), 4));
             }
         }
+        Runs runs;
+        runs_of(cv, sv, &runs);
         const unsigned char *x = xq + (size_t)i * Q8_K_BYTES;
         for (int t = 0; t < n_tokens; t++, x += stride) {
-            __m256i isum = scaled_code_sums(cv, sv, (const int8_t *)(x + 4));
+            __m256i isum = run_sums(&runs, (const int8_t *)(x + 4));
             float dx;
             memcpy(&dx, x, 4);
             __m128i m = _mm_madd_epi16(bsums_of_32(x + 4 + QK_K), mins);
@@ -174,9 +212,11 @@ SPECIALISED void q2_k_dots(const unsigned char *w, const unsigned char *xq, size
         sixteen_scale_vectors(sc16, sv);
         two_bit_codes(w + 16, NULL, cv);
         float d = half_at(w + 80), dmin = half_at(w + 82);
+        Runs runs;
+        runs_of(cv, sv, &runs);
         const unsigned char *x = xq + (size_t)i * Q8_K_BYTES;
         for (int t = 0; t < n_tokens; t++, x += stride) {
-            __m256i isum = scaled_code_sums(cv, sv, (const int8_t *)(x + 4));
+            __m256i isum = run_sums(&runs, (const int8_t *)(x + 4));
             __m256i msum = _mm256_madd_epi16(mn16, _mm256_loadu_si256((const __m256i *)(x + 4 + QK_K)));
             float dx;
             memcpy(&dx, x, 4);
@@ -213,9 +253,11 @@ SPECIALISED void q3_k_dots(const unsigned char *w, const unsigned char *xq, size
         sixteen_scale_vectors(sc16, sv);
         two_bit_codes(w + 32, w, cv);
         float d = half_at(w + 108);
+        Runs runs;
+        runs_of(cv, sv, &runs);
         const unsigned char *x = xq + (size_t)i * Q8_K_BYTES;
         for (int t = 0; t < n_tokens; t++, x += stride) {
-            __m256i isum = scaled_code_sums(cv, sv, (const int8_t *)(x + 4));
+            __m256i isum = run_sums(&runs, (const int8_t *)(x + 4));
             __m256i offset = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)(x + 4 + QK_K)));
             isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(offset, 2));
             float dx;
@@ -255,9 +297,11 @@ SPECIALISED void q6_k_dots(const unsigned char *w, const unsigned char *xq, size
                 cv[4 * h + s] = _mm256_or_si256(nib, _mm256_slli_epi16(top, 4));
             }
         }
+        Runs runs;
+        runs_of(cv, sv, &runs);
         const unsigned char *x = xq + (size_t)i * Q8_K_BYTES;
         for (int t = 0; t < n_tokens; t++, x += stride) {
-            __m256i isum = scaled_code_sums(cv, sv, (const int8_t *)(x + 4));
+            __m256i isum = run_sums(&runs, (const int8_t *)(x + 4));
             __m256i offset = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)(x + 4 + QK_K)));
             isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(offset, 5));
             float dx;
