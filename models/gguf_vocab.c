@@ -126,7 +126,7 @@ static int read_flag(GgufReader *r, const char *key, int fallback, int *out) {
 
 int gguf_read_vocab(GgufReader *r) {
     ModelVocab *v = &r->model->vocab;
-    v->bos_id = v->eos_id = v->unk_id = -1;
+    v->bos_id = v->eos_id = v->unk_id = v->eot_id = v->eom_id = -1;
     const GgufKv *tokens = gguf_find_kv(r->file, "tokenizer.ggml.tokens");
     if (!tokens) return 0;
     if (tokens->type != GGUF_ARRAY || tokens->value.array.type != GGUF_STRING)
@@ -144,6 +144,8 @@ int gguf_read_vocab(GgufReader *r) {
         read_token_id(r, "tokenizer.ggml.bos_token_id", &v->bos_id) ||
         read_token_id(r, "tokenizer.ggml.eos_token_id", &v->eos_id) ||
         read_token_id(r, "tokenizer.ggml.unknown_token_id", &v->unk_id) ||
+        read_token_id(r, "tokenizer.ggml.eot_token_id", &v->eot_id) ||
+        read_token_id(r, "tokenizer.ggml.eom_token_id", &v->eom_id) ||
         read_flag(r, "tokenizer.ggml.add_space_prefix", 1, &v->add_space_prefix) ||
         read_flag(r, "tokenizer.ggml.remove_extra_whitespaces", 0, &v->remove_extra_whitespaces))
         return -1;

@@ -195,6 +195,7 @@ int llama2c_open_model(Model *model, const char *path, char *err, size_t err_siz
     if (model_map_file(model, path, err, err_size)) return -1;
     model->format = MODEL_FORMAT_LLAMA2C;
     model->vocab.bos_id = model->vocab.eos_id = model->vocab.unk_id = -1;
+    model->vocab.eot_id = model->vocab.eom_id = -1;
     int rc = read_checkpoint(model, err, err_size);
     if (rc == 0) rc = model_finish(model, path, err, err_size);
     if (rc != 0) model_close(model);

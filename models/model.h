@@ -87,6 +87,8 @@ typedef struct {
     float *scores;
     int *types;         /* TokenType, or NULL when the file has none */
     int bos_id, eos_id, unk_id; /* -1 when absent */
+    int eot_id, eom_id;         /* end of turn / of message (tokenizer.ggml.eot_token_id,
+                                   eom_token_id), -1 when absent */
     char model_name[32];        /* tokenizer.ggml.model, e.g. "llama" */
     /* SentencePiece's whitespace rules: tokenizer.ggml.add_space_prefix (default 1) and
      * tokenizer.ggml.remove_extra_whitespaces (default 0), llama.cpp's defaults. */

@@ -12,7 +12,9 @@
  *     with --rope-scaling none, which drops them: then ppl moves away by more than the
  *     tolerance (5e-3 measured), so the check sees whether the divisors are applied, once;
  *   - 32 greedy tokens on three prompts: llama-completion's text (1 of 3 identical), or
- *     parting at a near-tie (tests/engine_fixture.h's greedy_worst_gap, limit NEAR_TIE).
+ *     parting at a near-tie (tests/engine_fixture.h's greedy_worst_gap, limit NEAR_TIE);
+ *   - the tokens that end generation, as ./run's settings name them: llama.cpp's
+ *     end-of-generation set for the same file (its load log's "EOG" list).
  * Under TEST_QUICK (the sanitizer builds) the perplexity runs take the first 16 chunks. */
 #include <math.h>
 #include <stdio.h>
@@ -120,10 +122,37 @@ static void greedy_matches_llamacpp(TestContext *t) {
     json_free(ref);
 }
 
+/* The ids in "(N)" after "generation stops at: " in ./run's settings, in ids (at most max). */
+static int stop_ids(const char *settings, int *ids, int max) {
+    const char *p = strstr(settings, "generation stops at: ");
+    const char *end = p ? strchr(p, '\n') : NULL;
+    int n = 0;
+    while (p && (p = strchr(p, '(')) != NULL && (!end || p < end) && n < max)
+        if (sscanf(++p, "%d)", &ids[n]) == 1) n++;
+    return n;
+}
+
+static void end_of_generation_matches_llamacpp(TestContext *t) {
+    JsonValue *ref = reference(t);
+    if (!ref) return;
+    const JsonValue *eog = json_get(ref, "eog");
+    static char out[4096], err[1 << 14];
+    const char *argv[] = {run_binary(), MODEL, "-p", "Hi", "-n", "1", "--temp", "0", NULL};
+    int code = run_command(argv, out, sizeof out, err, sizeof err, 120), ids[32];
+    int n = stop_ids(err, ids, 32), found = 0;
+    for (int i = 0; eog && i < eog->n_items; i++)
+        for (int j = 0; j < n; j++) found += ids[j] == (int)eog->items[i].number;
+    CHECK(t, code == 0 && eog && n == eog->n_items && found == n,
+          "./run stops at %d tokens, llama.cpp at %d, %d in common (exit %d, %s)", n,
+          eog ? eog->n_items : -1, found, code, code ? err : "");
+    json_free(ref);
+}
+
 static const TestCase llama3_model_tests[] = {
     {"file_is_the_measured_one", file_is_the_measured_one},
     {"ppl_matches_llamacpp", ppl_matches_llamacpp},
     {"greedy_matches_llamacpp", greedy_matches_llamacpp},
+    {"end_of_generation_matches_llamacpp", end_of_generation_matches_llamacpp},
     {NULL, NULL},
 };
 TEST_SUITE(llama3_model, llama3_model_tests)

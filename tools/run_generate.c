@@ -83,12 +83,12 @@ static uint64_t choose_seed(const RunOptions *o) {
  * no overflow policy the sequence ends at the context. */
 static int decode_loop(Session *s, const RunOptions *o, Sampler *sampler, const float *logits,
                        int prev, Utf8Stream *stream, char *err, size_t err_size) {
-    int context = transformer_context(s->transformer), eos = tokenizer_eos(s->tokenizer);
+    int context = transformer_context(s->transformer);
     int bounded = s->engine.overflow == OVERFLOW_STOP;
     int produced = 0;
     while (produced < o->n_predict) {
         int next = sampler_next(sampler, logits);
-        if (next == eos) break;
+        if (end_tokens_contains(&s->end_tokens, next)) break;
         emit(s, stream, prev, next);
         produced++;
         prev = next;

@@ -27,6 +27,13 @@ static Tokenizer *open_tokenizer(const Model *m, const char *path, char *err, si
     return tokenizer_from_model_vocab(v, err, n);
 }
 
+/* The end-of-generation set from the file's vocabulary and the tokenizer's eos. */
+static void find_end_tokens(Session *s) {
+    const ModelVocab *v = &s->model.vocab;
+    end_tokens_init(&s->end_tokens, v->n_tokens, (const char *const *)v->pieces, v->piece_lengths,
+                    tokenizer_eos(s->tokenizer), v->eot_id, v->eom_id);
+}
+
 static int check_tokenizer(const Session *s, char *err, size_t n) {
     int tv = tokenizer_vocab_size(s->tokenizer), mv = s->model.config.vocab_size;
     if (tv != mv)
@@ -135,6 +142,13 @@ static void print_settings(const Session *s, FILE *out) {
     if (s->engine.overflow != OVERFLOW_STOP) fprintf(out, " (keep %d)", s->engine.keep);
     fprintf(out, "\n");
     fprintf(out, "kernels: %s (%s)\n", matmul_kernels(), matmul_kernels_description());
+    if (s->tokenizer && s->end_tokens.n > 0) {
+        fprintf(out, "generation stops at: ");
+        end_tokens_describe(&s->end_tokens,
+                            s->model.vocab.n_tokens ? (const char *const *)s->model.vocab.pieces : NULL,
+                            out);
+        fprintf(out, "\n");
+    }
 }
 
 /* The settings and the memory plan, into s->settings_text; -1 with a message when the
@@ -155,6 +169,7 @@ int session_open(Session *s, const RunOptions *o, int need_tokenizer, char *err,
     if (need_tokenizer) {
         s->tokenizer = open_tokenizer(&s->model, o->tokenizer_path, err, n);
         if (!s->tokenizer || check_tokenizer(s, err, n) != 0) goto fail;
+        find_end_tokens(s);
     }
     if (engine_options(s, o, err, n) != 0) goto fail;
     if (write_settings(s, err, n) != 0) goto fail;

@@ -6,6 +6,7 @@
 
 #include "../engine/transformer.h"
 #include "../models/model.h"
+#include "../tokenizer/end_of_generation.h"
 #include "../tokenizer/tokenizer.h"
 #include "run_args.h"
 #include "run_rope.h"
@@ -13,6 +14,7 @@
 typedef struct {
     Model model;
     Tokenizer *tokenizer;
+    EndTokens end_tokens;  /* where generation stops (with a tokenizer) */
     Transformer *transformer;
     EngineOptions engine;
     RopeFactorStorage rope_storage;

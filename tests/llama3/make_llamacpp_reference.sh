@@ -12,7 +12,8 @@
 # script writes llamacpp.json next to itself: the file's FNV-1a-64 hash (the test checks that
 # it has the very file), llama-perplexity on models/kjv-heldout.txt (-c 256 -b 256, f16 KV,
 # flash attention off, 2 threads: the whole text and its first 16 chunks) and
-# llama-completion's greedy text (32 tokens) for three prompts.
+# llama-completion's greedy text (32 tokens) for three prompts, and the ids of llama.cpp's
+# end-of-generation set (the "EOG token" lines of its load log, at -lv 4).
 set -eu
 die() { echo "make_llamacpp_reference.sh: $*" >&2; exit 2; }
 [ -n "${LLAMA_BIN:-}" ] || die "set LLAMA_BIN to llama.cpp's build/bin"
@@ -34,6 +35,10 @@ greedy() { # prompt -> 32 greedy tokens as text, the prompt first, as JSON
     "$LLAMA_BIN/llama-completion" -m "$MODEL" -p "$1" -n 32 --temp 0 -fa off -t 2 -no-cnv \
         2>/dev/null | python3 -c 'import json, sys; print(json.dumps(sys.stdin.buffer.read().decode("utf-8", "surrogateescape"), ensure_ascii=False))'
 }
+eog() { # the EOG ids of llama.cpp's vocabulary (its print_info lines), comma-separated
+    "$LLAMA_BIN/llama-completion" -m "$MODEL" -p Hi -n 1 --temp 0 -t 2 -no-cnv -lv 4 2>&1 >/dev/null |
+        sed -n "s/.*print_info: EOG token *= *\([0-9][0-9]*\) .*/\1/p" | paste -sd, - | sed 's/,/, /g'
+}
 HASH=$(python3 -c '
 import sys
 h = 0xcbf29ce484222325
@@ -50,6 +55,6 @@ VERSION=$("$LLAMA_BIN/llama-perplexity" --version 2>&1 | sed -n 's/^version: //p
         sep=",
 "
     done
-    printf '\n  ]\n}\n'
+    printf '\n  ],\n  "eog": [%s]\n}\n' "$(eog)"
 } > "$HERE/llamacpp.json"
 echo "wrote $HERE/llamacpp.json"
