@@ -11,6 +11,7 @@
 #include "../util/half.h"
 #include "ops.h"
 #include "weight_rows.h"
+#include "bf16_gemm.h"
 #include "qgemm.h"
 #include "quant.h"
 
@@ -150,6 +151,15 @@ static void row_tiles_q8(void *ctx, int begin, int end, int thread) {
                job->accumulate);
 }
 
+/* BF16 rows in units of 4 against the block's bf16-rounded tokens (bf16_gemm.h). */
+static void row_tiles_bf16(void *ctx, int begin, int end, int thread) {
+    (void)thread;
+    const RowJob *job = ctx;
+    int rows = job->w->rows, last = end * 4 < rows ? end * 4 : rows;
+    Bf16Gemm g = {job->w, job->x, job->n_tokens, job->y, (size_t)rows, job->accumulate};
+    bf16_gemm_rows(&g, begin * 4, last);
+}
+
 static void quantise_tokens(void *ctx, int begin, int end, int thread) {
     (void)thread;
     const RowJob *job = ctx;
@@ -265,6 +275,13 @@ static void multiply_prepared(Matmul *mm, const Matrix *w, const float *x, int n
     if (takes_integer_kernels(w, n_tokens)) {
         quantise_activations(mm, w, x, n_tokens);
         multiply_quantised(mm, w, n_tokens, y, accumulate);
+        return;
+    }
+    if (w->type == TENSOR_BF16 && n_tokens >= sgemm_min_tokens(w->type) &&
+        bf16_gemm_available(w->cols)) {
+        RowJob job = {w, x, y, n_tokens, NULL, accumulate, NULL, NULL};
+        parallel_for(mm->pool, (w->rows + 3) / 4,
+                     min_chunk_for_cost(4.0 * w->cols * n_tokens), row_tiles_bf16, &job);
         return;
     }
     if (n_tokens < sgemm_min_tokens(w->type)) {

@@ -6,9 +6,11 @@
  * with its f16 factors doubled, checks the stride from block to block. The K-quants' dot
  * kernels (AVX2 and portable) are then checked on random rows against the layout's values. */
 #include <math.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "../engine/bf16_gemm.h"
 #include "../engine/ops.h"
 #include "../engine/quant.h"
 #include "../util/half.h"
@@ -440,11 +442,55 @@ static void legacy_dots_many_tokens(TestContext *t) {
           want);
 }
 
+/* The AVX-512 BF16 tiles (where built) on 6 rows x 7 tokens x 96 values, so that whole tiles,
+ * the tail tokens and the tail rows all run: each output within 96 * 2^-24 of the sum of
+ * its products' magnitudes of the double dot of the same bfloat16 values; with
+ * accumulate set, the outputs add to what y held. */
+static void bf16_tiles(TestContext *t) {
+    enum { ROWS = 6, TOKENS = 7, COLS = 96 };
+    if (!bf16_gemm_available(COLS)) {
+        fprintf(stderr, "      (no AVX-512 BF16 in this build: the float kernels serve BF16)\n");
+        return;
+    }
+    unsigned char w[ROWS * COLS * 2];
+    float x[TOKENS * COLS], y[TOKENS * ROWS];
+    uint32_t state = 99;
+    for (int i = 0; i < ROWS * COLS; i++) {
+        uint16_t h = (uint16_t)(0x3C00 + (next_random(&state) >> 22)) ^ (i % 5 ? 0 : 0x8000);
+        w[2 * i] = (unsigned char)(h & 0xff), w[2 * i + 1] = (unsigned char)(h >> 8);
+    }
+    for (int i = 0; i < TOKENS * COLS; i++)
+        x[i] = (float)((int)(next_random(&state) >> 16) - 32768) / 32768.0f;
+    round_row_to_bf16_floats(x, TOKENS * COLS, x);
+    Matrix m = {w, TENSOR_BF16, ROWS, COLS};
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < TOKENS * ROWS; i++) y[i] = pass ? 1.0f : -7.0f;
+        Bf16Gemm g = {&m, x, TOKENS, y, ROWS, pass};
+        bf16_gemm_rows(&g, 0, ROWS);
+        int wrong = 0;
+        for (int tok = 0; tok < TOKENS; tok++)
+            for (int r = 0; r < ROWS; r++) {
+                double want = pass ? 1.0 : 0.0, bound = 1.0;
+                for (int c = 0; c < COLS; c++) {
+                    int i = r * COLS + c;
+                    uint32_t bits = (uint32_t)(w[2 * i] | w[2 * i + 1] << 8) << 16;
+                    float wf;
+                    memcpy(&wf, &bits, 4);
+                    want += (double)wf * x[tok * COLS + c], bound += fabs((double)wf * x[tok * COLS + c]);
+                }
+                if (fabs(y[tok * ROWS + r] - want) > COLS * 0x1p-24 * bound && wrong++ < 2)
+                    test_fail_at(t, __FILE__, __LINE__, "row %d token %d (accumulate %d): %.7g, "
+                                 "reference %.7g", r, tok, pass, y[tok * ROWS + r], want);
+            }
+    }
+}
+
 static const TestCase dequant_tests[] = {
     {"blocks_by_hand", blocks_by_hand},
     {"second_block_doubles", second_block_doubles},
     {"k_dots_many_tokens", k_dots_many_tokens},
     {"legacy_dots_many_tokens", legacy_dots_many_tokens},
+    {"bf16_tiles", bf16_tiles},
     {NULL, NULL},
 };
 
