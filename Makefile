@@ -7,7 +7,7 @@
 #                   integer tiles), for machines whose -march=native builds only the latter
 #   make tsan       the thread pool's, attention's, the decoder's golden and the quantised
 #                   products' tests under ThreadSanitizer
-#   make bench      speed figures (never pass/fail)
+#   make bench      speed figures (never pass/fail); LLAMA_BENCH=... adds llama.cpp's, per type
 #   make demo       the README's first command: deps, build, generation, RoPE-mode perplexity
 
 CC       ?= cc
@@ -104,8 +104,14 @@ test-avx2: deps
 	$(MAKE) BUILD=build/avx2 OPT="-O2 -march=x86-64-v3" build/avx2/run build/avx2/run_tests
 	TEST_QUICK=1 RUN_BIN=./build/avx2/run ./build/avx2/run_tests $(TEST_FILTER)
 
+# With LLAMA_BENCH=path/to/llama-bench, also ./run against llama.cpp on the same files, one
+# row per weight type (tools/bench_vs_llamacpp.sh; VS_ROUNDS rounds, alternated).
+VS_TYPES ?= 110M-f32 110M-f16 110M-bf16 110M-q8_0 110M-q4_0 110M-q4_1 110M-q5_0 110M-q5_1 \
+    110M-q2_k 110M-q3_k_m 110M-q4_k_m 110M-q5_k_m 110M-q6_k
 bench: all
 	./tools/bench.sh
+	if [ -n "$(LLAMA_BENCH)" ]; then VS_MODELS="$(VS_TYPES)" VS_ROUNDS=$${VS_ROUNDS:-3} \
+	    ./tools/bench_vs_llamacpp.sh; fi
 
 demo:
 	./tools/demo.sh

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench.sh — the speed figures of issues 5 and 6 (what `make bench` runs); never pass/fail
 # on time.  Generates once (cached in $BENCH_DIR) random-weight GGUFs of the 110M and 42M
-# shapes in F32, F16 and Q8_0 (tools/make_random_model, tools/quantize), then:
+# shapes in F32, F16, Q8_0, Q4_K_M and Q6_K (tools/make_random_model, tools/quantize), then:
 #   1. ./run --bench --json: prefill (512 tokens) and decode (128) at depths 0 and 4096,
 #      threads 1 and 2, f16 KV, on those models and ../shared/models/stories260K.gguf
 #      -> results.csv, results.md (ratios against llama.cpp and llama2.c, constants below);
@@ -16,7 +16,8 @@
 #   BENCH_QUICK=1 tools/bench.sh   a few configurations, 1 repeat (checks the script)
 # environment (lists are space-separated):
 #   RUN ./run   TOOLS build/tools   BENCH_DIR build/bench   BENCH_REPEATS 3 (quick 1)
-#   BENCH_MODELS    "110M-f32 110M-f16 110M-q8_0 42M-f32 42M-f16 42M-q8_0 stories260K"
+#   BENCH_MODELS    "110M-f32 110M-f16 110M-q8_0 110M-q4_k_m 110M-q6_k 42M-f32 42M-f16
+#                    42M-q8_0 stories260K" (SHAPE-TYPE: any --type of build/tools/quantize)
 #   BENCH_THREADS   "1 2"           BENCH_DEPTHS "0 4096"   BENCH_PROMPT 512  BENCH_GEN 128
 #   BENCH_LAT_MODELS "stories260K 110M-f32 110M-q8_0"   BENCH_KV_TYPES "f32 f16 q8_0"
 #   BENCH_LAT_DEPTHS "0 512 1024 2048 4096 8192 16384"   BENCH_LAT_GEN 64
@@ -29,7 +30,7 @@
 # failed (crash, error; never for speed), 2 on bad settings.
 set -u
 
-usage() { sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 die() { echo "bench.sh: $*" >&2; exit 2; }
 note() { echo "bench.sh: $*" >&2; }
 [ $# -eq 0 ] || usage
@@ -53,7 +54,7 @@ if [ "$QUICK" = 1 ]; then
     RUN_LIMIT=${BENCH_RUN_LIMIT:-120}
 else
     REPEATS=${BENCH_REPEATS:-3}
-    MODELS=${BENCH_MODELS-"110M-f32 110M-f16 110M-q8_0 42M-f32 42M-f16 42M-q8_0 stories260K"}
+    MODELS=${BENCH_MODELS-"110M-f32 110M-f16 110M-q8_0 110M-q4_k_m 110M-q6_k 42M-f32 42M-f16 42M-q8_0 stories260K"}
     THREADS=${BENCH_THREADS:-"1 2"}
     DEPTHS=${BENCH_DEPTHS:-"0 4096"}
     LAT_MODELS=${BENCH_LAT_MODELS-"stories260K 110M-f32 110M-q8_0"}

@@ -9,7 +9,8 @@
 # prints a table of medians with the ratio ours / llama.cpp.
 #
 #   LLAMA_BENCH=path/to/llama-bench tools/bench_vs_llamacpp.sh
-# environment: VS_MODELS "110M-f32 110M-f16 110M-q8_0 110M-q4_0 42M-f32 42M-f16 42M-q8_0"
+# environment: VS_MODELS "110M-f32 110M-f16 110M-q8_0 110M-q4_0 42M-f32 42M-f16 42M-q8_0" (any
+#   TYPE build/tools/quantize takes: 110M-q4_k_m, 110M-bf16, ...)
 #   VS_DEPTH_MODELS "110M-f32 110M-q8_0"   VS_DEPTHS "0 1024 4096 8192"   VS_ROUNDS 2
 #   VS_THREADS "1 2"   RUN ./run   TOOLS build/tools   BENCH_DIR build/bench (models, CSV)
 #   LLAMA_FA 0 (llama.cpp's flash attention for the depth runs: slower on CPU here)
@@ -75,19 +76,28 @@ for round in $(seq "$ROUNDS"); do
     done
 done
 
-# medians per (model, threads, test, depth) and engine, then ours / llama.cpp
-echo "| model | threads | test | depth | ours tok/s | llama.cpp tok/s | ours / llama.cpp |"
-echo "|---|---|---|---|---|---|---|"
+# medians per (model, threads, test, depth) and engine, then ours / llama.cpp, with the
+# spread of the ratio: the lowest ours over the highest llama.cpp, and the other way round
+echo "| model | threads | test | depth | ours tok/s | llama.cpp tok/s | ours / llama.cpp | spread | runs |"
+echo "|---|---|---|---|---:|---:|---:|---|---:|"
 awk -F, 'NR > 1 && $6 != "failed" { key = $2 " | " $3 " | " $4 " | " $5; v[$1, key] = v[$1, key] " " $6; keys[key] = 1 }
     function median(list,   n, a, i, j, x) {
         n = split(list, a, " ")
         for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > x + 0; j--) a[j + 1] = a[j]; a[j + 1] = x }
         return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
     }
+    function extreme(list, want_max,   n, a, i, m) {
+        n = split(list, a, " "); m = a[1] + 0
+        for (i = 2; i <= n; i++) if ((want_max && a[i] + 0 > m) || (!want_max && a[i] + 0 < m)) m = a[i] + 0
+        return m
+    }
     END {
         for (k in keys) {
             o = median(v["ours", k]); l = median(v["llama.cpp", k])
-            printf "| %s | %.1f | %.1f | %.2f |\n", k, o, l, (l > 0 ? o / l : 0)
+            if (l <= 0) continue
+            lo = extreme(v["ours", k], 0) / extreme(v["llama.cpp", k], 1)
+            hi = extreme(v["ours", k], 1) / extreme(v["llama.cpp", k], 0)
+            printf "| %s | %.1f | %.1f | %.2f | %.2f-%.2f | %d |\n", k, o, l, o / l, lo, hi, split(v["ours", k], tmp, " ")
         }
     }' "$CSV" | sort -t'|' -k2,2 -k4,4 -k3,3n -k5,5n
 echo "runs: $CSV"
