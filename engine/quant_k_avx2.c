@@ -13,21 +13,10 @@
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 
+#include "simd.h"
+
 enum { Q2_K_BYTES = 84, Q3_K_BYTES = 110, Q4_K_BYTES = 144, Q5_K_BYTES = 176, Q6_K_BYTES = 210 };
 
-
-static float half_at(const unsigned char *p) {
-    uint16_t h;
-    memcpy(&h, p, 2);
-    return half_to_float(h);
-}
-
-static float hsum_ps(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 /* Byte shuffles that broadcast one 16-bit lane of each 128-bit half: LANES(low, high) puts
  * lane `low` in every lane of the low half and lane `high` in every lane of the high half. */
@@ -159,7 +148,7 @@ SPECIALISED void k4_dots(const unsigned char *w, const unsigned char *xq, size_t
             minimums[t] += dx * dmin * (float)_mm_cvtsi128_si32(m);
         }
     }
-    for (int t = 0; t < n_tokens; t++) out[t] = hsum_ps(acc[t]) - minimums[t];
+    for (int t = 0; t < n_tokens; t++) out[t] = horizontal_sum(acc[t]) - minimums[t];
 }
 
 /* The 16 scales of the types with sub-blocks of 16 (16 int16 lanes of sc16) as the scale
@@ -224,7 +213,7 @@ SPECIALISED void q2_k_dots(const unsigned char *w, const unsigned char *xq, size
             acc_min[t] = _mm256_fmadd_ps(_mm256_set1_ps(dx * dmin), _mm256_cvtepi32_ps(msum), acc_min[t]);
         }
     }
-    for (int t = 0; t < n_tokens; t++) out[t] = hsum_ps(acc[t]) - hsum_ps(acc_min[t]);
+    for (int t = 0; t < n_tokens; t++) out[t] = horizontal_sum(acc[t]) - horizontal_sum(acc_min[t]);
 }
 
 /* Q3_K's 12 bytes of 16 six-bit scales (quant_k.c's unpack_q3_k) as 16 int8, by whole-word
@@ -241,75 +230,56 @@ SPECIALISED __m128i q3_k_scales(const unsigned char *s) {
     return _mm_sub_epi8(stored, _mm_set1_epi8(32));
 }
 
-/* Q3_K rows: codes 0..7 stored + 4, so isum = sum scale code q - 4 sum scale block_sum. */
-SPECIALISED void q3_k_dots(const unsigned char *w, const unsigned char *xq, size_t stride,
-                           int n_tokens, int blocks, float *out) {
-    enum { MAX_TOKENS = 64 };
-    __m256 acc[MAX_TOKENS];
-    for (int t = 0; t < n_tokens; t++) acc[t] = _mm256_setzero_ps();
-    for (int i = 0; i < blocks; i++, w += Q3_K_BYTES) {
-        __m256i sc16 = _mm256_cvtepi8_epi16(q3_k_scales(w + 96));
-        __m256i sv[8], cv[8];
-        sixteen_scale_vectors(sc16, sv);
-        two_bit_codes(w + 32, w, cv);
-        float d = half_at(w + 108);
-        Runs runs;
-        runs_of(cv, sv, &runs);
-        const unsigned char *x = xq + (size_t)i * Q8_K_BYTES;
-        for (int t = 0; t < n_tokens; t++, x += stride) {
-            __m256i isum = run_sums(&runs, (const int8_t *)(x + 4));
-            __m256i offset = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)(x + 4 + QK_K)));
-            isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(offset, 2));
-            float dx;
-            memcpy(&dx, x, 4);
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dx * d), _mm256_cvtepi32_ps(isum), acc[t]);
+/* Q6_K's codes: value l + 32 s of half h is the low (s < 2) or high nibble of
+ * low[l + 32 (s % 2)] with bits 2s..2s+1 of high[l] on top, stored 0..63; its two runs of 16
+ * take scales 8h + 2s and 8h + 2s + 1. */
+SPECIALISED void q6_k_codes(const unsigned char *w, __m256i cv[8]) {
+    const __m256i low_mask = _mm256_set1_epi8(0x0f), two_bits = _mm256_set1_epi8(3);
+    UNROLLED
+    for (int h = 0; h < 2; h++) {
+        __m256i high = _mm256_loadu_si256((const __m256i *)(w + 128 + 32 * h));
+        __m256i l0 = _mm256_loadu_si256((const __m256i *)(w + 64 * h));
+        __m256i l1 = _mm256_loadu_si256((const __m256i *)(w + 64 * h + 32));
+        UNROLLED
+        for (int s = 0; s < 4; s++) {
+            __m256i bytes = s % 2 ? l1 : l0;
+            __m256i nib = s < 2 ? _mm256_and_si256(bytes, low_mask)
+                                : _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low_mask);
+            __m256i top = _mm256_and_si256(_mm256_srli_epi16(high, 2 * s), two_bits);
+            cv[4 * h + s] = _mm256_or_si256(nib, _mm256_slli_epi16(top, 4));
         }
     }
-    for (int t = 0; t < n_tokens; t++) out[t] = hsum_ps(acc[t]);
 }
 
-/* Q6_K rows: value l + 32 s of half h is the low (s < 2) or high nibble of low[l + 32 (s % 2)]
- * with bits 2s..2s+1 of high[l] on top, stored 0..63 (the offset 32 comes back as 32 sum of
- * scale * block sum); its two runs of 16 take scales 8h + 2s and 8h + 2s + 1. */
-SPECIALISED void q6_k_dots(const unsigned char *w, const unsigned char *xq, size_t stride,
-                           int n_tokens, int blocks, float *out) {
+/* Q3_K and Q6_K rows (q6 constant where inlined): symmetric codes stored plus an offset (4 or
+ * 32), so isum = sum scale code q - offset sum scale block_sum, the second from Q8_K's
+ * block sums; per super-block d_x d isum. */
+SPECIALISED void offset_k_dots(const unsigned char *w, const unsigned char *xq, size_t stride,
+                               int n_tokens, int blocks, const int q6, float *out) {
     enum { MAX_TOKENS = 64 };
-    const __m256i low_mask = _mm256_set1_epi8(0x0f), two_bits = _mm256_set1_epi8(3);
     __m256 acc[MAX_TOKENS];
     for (int t = 0; t < n_tokens; t++) acc[t] = _mm256_setzero_ps();
-    for (int i = 0; i < blocks; i++, w += Q6_K_BYTES) {
-        __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + 192)));
-        __m256i sv[8];
+    for (int i = 0; i < blocks; i++, w += q6 ? Q6_K_BYTES : Q3_K_BYTES) {
+        __m256i sc16, sv[8], cv[8];
+        if (q6) sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + 192)));
+        else sc16 = _mm256_cvtepi8_epi16(q3_k_scales(w + 96));
+        if (q6) q6_k_codes(w, cv);
+        else two_bit_codes(w + 32, w, cv);
         sixteen_scale_vectors(sc16, sv);
-        float d = half_at(w + 208);
-        __m256i cv[8]; /* the codes of the 8 runs of 32, split out once for all tokens */
-        UNROLLED
-        for (int h = 0; h < 2; h++) {
-            __m256i high = _mm256_loadu_si256((const __m256i *)(w + 128 + 32 * h));
-            __m256i l0 = _mm256_loadu_si256((const __m256i *)(w + 64 * h));
-            __m256i l1 = _mm256_loadu_si256((const __m256i *)(w + 64 * h + 32));
-            UNROLLED
-            for (int s = 0; s < 4; s++) {
-                __m256i bytes = s % 2 ? l1 : l0;
-                __m256i nib = s < 2 ? _mm256_and_si256(bytes, low_mask)
-                                    : _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low_mask);
-                __m256i top = _mm256_and_si256(_mm256_srli_epi16(high, 2 * s), two_bits);
-                cv[4 * h + s] = _mm256_or_si256(nib, _mm256_slli_epi16(top, 4));
-            }
-        }
+        float d = half_at(w + (q6 ? 208 : 108));
         Runs runs;
         runs_of(cv, sv, &runs);
         const unsigned char *x = xq + (size_t)i * Q8_K_BYTES;
         for (int t = 0; t < n_tokens; t++, x += stride) {
             __m256i isum = run_sums(&runs, (const int8_t *)(x + 4));
             __m256i offset = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)(x + 4 + QK_K)));
-            isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(offset, 5));
+            isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(offset, q6 ? 5 : 2));
             float dx;
             memcpy(&dx, x, 4);
             acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dx * d), _mm256_cvtepi32_ps(isum), acc[t]);
         }
     }
-    for (int t = 0; t < n_tokens; t++) out[t] = hsum_ps(acc[t]);
+    for (int t = 0; t < n_tokens; t++) out[t] = horizontal_sum(acc[t]);
 }
 
 /* The kernels above, compiled once more for one token (decode) and each Q4_K / Q5_K layout,
@@ -321,10 +291,12 @@ static void dots_k4(const unsigned char *w, const unsigned char *xq, size_t stri
     else k4_dots(w, xq, stride, 1, blocks, 0, out);
 }
 
-static void dots_q6_k(const unsigned char *w, const unsigned char *xq, size_t stride, int n_tokens,
-                      int blocks, float *out) {
-    if (n_tokens > 1) q6_k_dots(w, xq, stride, n_tokens, blocks, out);
-    else q6_k_dots(w, xq, stride, 1, blocks, out);
+static void dots_offset_k(const unsigned char *w, const unsigned char *xq, size_t stride,
+                          int n_tokens, int blocks, int q6, float *out) {
+    if (n_tokens > 1 && q6) offset_k_dots(w, xq, stride, n_tokens, blocks, 1, out);
+    else if (n_tokens > 1) offset_k_dots(w, xq, stride, n_tokens, blocks, 0, out);
+    else if (q6) offset_k_dots(w, xq, stride, 1, blocks, 1, out);
+    else offset_k_dots(w, xq, stride, 1, blocks, 0, out);
 }
 
 int dots_k_q8_k_avx2(TensorType type, const unsigned char *w, const unsigned char *xq,
@@ -333,15 +305,12 @@ int dots_k_q8_k_avx2(TensorType type, const unsigned char *w, const unsigned cha
     switch (type) {
     case TENSOR_Q4_K: dots_k4(w, xq, xq_stride, n_tokens, n / QK_K, 0, out); return 1;
     case TENSOR_Q5_K: dots_k4(w, xq, xq_stride, n_tokens, n / QK_K, 1, out); return 1;
-    case TENSOR_Q6_K: dots_q6_k(w, xq, xq_stride, n_tokens, n / QK_K, out); return 1;
+    case TENSOR_Q6_K: dots_offset_k(w, xq, xq_stride, n_tokens, n / QK_K, 1, out); return 1;
     case TENSOR_Q2_K:
         if (n_tokens > 1) q2_k_dots(w, xq, xq_stride, n_tokens, n / QK_K, out);
         else q2_k_dots(w, xq, xq_stride, 1, n / QK_K, out);
         return 1;
-    case TENSOR_Q3_K:
-        if (n_tokens > 1) q3_k_dots(w, xq, xq_stride, n_tokens, n / QK_K, out);
-        else q3_k_dots(w, xq, xq_stride, 1, n / QK_K, out);
-        return 1;
+    case TENSOR_Q3_K: dots_offset_k(w, xq, xq_stride, n_tokens, n / QK_K, 0, out); return 1;
     default: return 0;
     }
 }

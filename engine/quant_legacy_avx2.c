@@ -12,30 +12,11 @@
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 
+#include "simd.h"
+
 enum { Q4_1_BYTES = 20, Q5_0_BYTES = 22, Q5_1_BYTES = 24, Q8_0_BYTES = 34 };
 
 #define SPECIALISED static inline __attribute__((always_inline))
-
-static float half_at(const unsigned char *p) {
-    uint16_t h;
-    memcpy(&h, p, 2);
-    return half_to_float(h);
-}
-
-static float hsum_ps(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-/* 16 bytes of nibbles as 32 codes in value order: low nibbles (values 0-15) in the low half,
- * high nibbles (16-31) in the high half. */
-SPECIALISED __m256i nibble_codes(const unsigned char *q) {
-    __m128i packed = _mm_loadu_si128((const __m128i *)q);
-    __m256i both = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
-    return _mm256_and_si256(both, _mm256_set1_epi8(0x0f));
-}
 
 /* Bit j of the little-endian u32 at p as 0x10 in byte j (the fifth bit of code j), else 0. */
 SPECIALISED __m256i fifth_bits(const unsigned char *p) {
@@ -66,7 +47,7 @@ SPECIALISED void dots_with_min(const unsigned char *w, const unsigned char *xq, 
     for (int t = 0; t < n_tokens; t++) acc[t] = _mm256_setzero_ps(), minimums[t] = 0.0f;
     int bytes = has_high ? Q5_1_BYTES : Q4_1_BYTES;
     for (int i = 0; i < blocks; i++, w += bytes) {
-        __m256i codes = nibble_codes(w + (has_high ? 8 : 4));
+        __m256i codes = q4_0_codes(w + (has_high ? 8 : 4));
         if (has_high) codes = _mm256_or_si256(codes, fifth_bits(w + 4));
         float d = half_at(w), m = half_at(w + 2);
         const unsigned char *x = xq + (size_t)i * Q8_1_BYTES;
@@ -76,7 +57,7 @@ SPECIALISED void dots_with_min(const unsigned char *w, const unsigned char *xq, 
             minimums[t] += m * half_at(x + 2);
         }
     }
-    for (int t = 0; t < n_tokens; t++) out[t] = hsum_ps(acc[t]) + minimums[t];
+    for (int t = 0; t < n_tokens; t++) out[t] = horizontal_sum(acc[t]) + minimums[t];
 }
 
 /* Q5_0 rows against Q8_0 activations (d, 32 int8): per block d_w d_x sum (code - 16) q, the
@@ -87,7 +68,7 @@ SPECIALISED void dots_q5_0(const unsigned char *w, const unsigned char *xq, size
     __m256 acc[MAX_TOKENS];
     for (int t = 0; t < n_tokens; t++) acc[t] = _mm256_setzero_ps();
     for (int i = 0; i < blocks; i++, w += Q5_0_BYTES) {
-        __m256i codes = _mm256_or_si256(nibble_codes(w + 6), fifth_bits(w + 2));
+        __m256i codes = _mm256_or_si256(q4_0_codes(w + 6), fifth_bits(w + 2));
         __m256i value = _mm256_sub_epi8(codes, _mm256_set1_epi8(16));
         __m256i magnitude = _mm256_sign_epi8(value, value);
         float d = half_at(w);
@@ -99,7 +80,7 @@ SPECIALISED void dots_q5_0(const unsigned char *w, const unsigned char *xq, size
             acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * half_at(x)), sum, acc[t]);
         }
     }
-    for (int t = 0; t < n_tokens; t++) out[t] = hsum_ps(acc[t]);
+    for (int t = 0; t < n_tokens; t++) out[t] = horizontal_sum(acc[t]);
 }
 
 /* Compiled once more for one token (decode), so that a block's codes stay in registers. */

@@ -1,16 +1,26 @@
-/* simd.h — the small AVX2 pieces more than one kernel file needs (ops.c, qgemm.c): a
- * horizontal sum of 8 floats and a Q4_0 block's nibbles as 32 bytes in value order.
- * Included only where __AVX2__ and __F16C__ are defined. */
+/* simd.h — the small AVX2 pieces more than one kernel file needs (ops.c, qgemm.c, the
+ * quant_*_avx2.c): a horizontal sum of 8 floats, a block's f16 factor as a float, and 16
+ * bytes of nibbles as 32 bytes in value order. Included only where __AVX2__ is defined. */
 #ifndef ROPEWALK_SIMD_H
 #define ROPEWALK_SIMD_H
 
 #include <immintrin.h>
+#include <string.h>
+
+#include "../util/half.h"
 
 static inline float horizontal_sum(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
+}
+
+/* The f16 at p (a block's factor), as a float. */
+static inline float half_at(const unsigned char *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return half_to_float(h);
 }
 
 /* A Q4_0 block's 16 bytes as its 32 codes 0..15 in order: low nibbles are values 0..15,

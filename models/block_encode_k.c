@@ -247,13 +247,23 @@ static int q3_k_scale(const uint8_t *s, int j) {
     return (low | ((s[8 + j % 4] >> (2 * (j / 4))) & 3) << 4) - 32;
 }
 
+/* The 16 sub-blocks of 16 fitted symmetrically by `fit` (codes 0..2 nmax - 1): their scales,
+ * and the one of largest magnitude (the first on ties), with that magnitude in *max_abs. */
+static float fit_sixteen(const float *x, int nmax, float (*fit)(int, int, const float *, int8_t *),
+                         int8_t codes[QK_K], float scales[16], float *max_abs) {
+    float max_scale = 0;
+    *max_abs = 0;
+    for (int j = 0; j < 16; j++) {
+        scales[j] = fit(16, nmax, x + 16 * j, codes + 16 * j);
+        if (fabsf(scales[j]) > *max_abs) *max_abs = fabsf(scales[j]), max_scale = scales[j];
+    }
+    return max_scale;
+}
+
 static void encode_q3_k(const float *x, uint8_t *out) {
     int8_t codes[QK_K];
-    float scales[16], max_scale = 0, amax = 0;
-    for (int j = 0; j < 16; j++) {
-        scales[j] = fit_q3(16, 4, x + 16 * j, codes + 16 * j);
-        if (fabsf(scales[j]) > amax) amax = fabsf(scales[j]), max_scale = scales[j];
-    }
+    float scales[16], amax;
+    float max_scale = fit_sixteen(x, 4, fit_q3, codes, scales, &amax);
     uint8_t *s = out + 96;
     memset(s, 0, 12);
     float iscale = max_scale ? -32.f / max_scale : 0.f;
@@ -352,11 +362,8 @@ static void encode_q5_k(const float *x, uint8_t *out) {
  * walk), 16 int8 scales, f16 d. */
 static void encode_q6_k(const float *x, uint8_t *out) {
     int8_t codes[QK_K];
-    float scales[16], max_scale = 0, max_abs = 0;
-    for (int j = 0; j < 16; j++) {
-        scales[j] = fit_symmetric(16, 32, x + 16 * j, codes + 16 * j);
-        if (fabsf(scales[j]) > max_abs) max_abs = fabsf(scales[j]), max_scale = scales[j];
-    }
+    float scales[16], max_abs;
+    float max_scale = fit_sixteen(x, 32, fit_symmetric, codes, scales, &max_abs);
     memset(out, 0, Q6_K_BYTES);
     if (max_abs < TINY_GROUP) return;
     float iscale = -128.f / max_scale;
