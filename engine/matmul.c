@@ -219,8 +219,12 @@ static int sgemm_min_tokens(TensorType type) {
 }
 
 /* Q8_0 / Q4_0 weights take the integer kernels: for every block where they are tiled, and
- * for blocks below sgemm elsewhere. */
+ * for blocks below sgemm elsewhere. Q5_0 blocks of 4 tokens and more do too where they are
+ * tiled (its decode rows stay with the partner kernels, which read a row once). */
+enum { Q5_0_TILES_FROM = 4 };
+
 static int takes_integer_kernels(const Matrix *w, int n_tokens) {
+    if (w->type == TENSOR_Q5_0) return qgemm_has_tiles() && n_tokens >= Q5_0_TILES_FROM;
     int quantised = w->type == TENSOR_Q8_0 || w->type == TENSOR_Q4_0;
     return quantised && (n_tokens < sgemm_min_tokens(w->type) || qgemm_has_tiles());
 }
@@ -270,14 +274,14 @@ static const float *rounded_for(Matmul *mm, const Matrix *w, const float *x, int
 /* w times x, where x is already what w's type reads (rounded_for F16 / BF16). */
 static void multiply_prepared(Matmul *mm, const Matrix *w, const float *x, int n_tokens,
                               float *y, int accumulate) {
-    if (takes_quantised_activations(w->type)) {
-        quantise_for_partner(mm, w, x, n_tokens);
-        multiply_partner(mm, w, n_tokens, y, accumulate);
-        return;
-    }
     if (takes_integer_kernels(w, n_tokens)) {
         quantise_activations(mm, w, x, n_tokens);
         multiply_quantised(mm, w, n_tokens, y, accumulate);
+        return;
+    }
+    if (takes_quantised_activations(w->type)) {
+        quantise_for_partner(mm, w, x, n_tokens);
+        multiply_partner(mm, w, n_tokens, y, accumulate);
         return;
     }
     if (w->type == TENSOR_BF16 && n_tokens >= sgemm_min_tokens(w->type) &&
@@ -355,7 +359,8 @@ const char *matmul_kernels(void) { return qgemm_has_tiles() ? "avx512-vnni" : RO
 
 const char *matmul_kernels_description(void) {
     if (qgemm_has_tiles())
-        return "Q8_0/Q4_0 x Q8_0 activations as AVX-512 VNNI integer tiles for every block; "
+        return "Q8_0/Q4_0 (and Q5_0 prefill) x Q8_0 activations as AVX-512 VNNI integer tiles "
+               "for every block; "
                "F32/F16 " ROW_KERNELS " row kernels below 4 tokens, OpenBLAS sgemm from 4";
     return "Q8_0/Q4_0 x Q8_0 activations in " ROW_KERNELS " row kernels below 16/32 tokens, "
            "then sgemm over dequantised tiles; F32/F16 row kernels below 4 tokens, sgemm from 4";

@@ -1,5 +1,5 @@
-/* qgemm.c — integer block products of Q8_0 / Q4_0 weights with Q8_0 activations, tiled
- * over rows and tokens where AVX-512 VNNI is built in (see qgemm.h). */
+/* qgemm.c — integer block products of Q8_0 / Q4_0 (and, tiled, Q5_0) weights with Q8_0
+ * activations, tiled over rows and tokens where AVX-512 VNNI is built in (see qgemm.h). */
 #include "qgemm.h"
 
 #include <string.h>
@@ -7,7 +7,7 @@
 #include "../util/half.h"
 #include "ops.h"
 
-enum { Q8_0_BYTES = 34, Q4_0_BYTES = 18, TILE_ROWS = QGEMM_ROW_UNIT, TILE_TOKENS = 4 };
+enum { Q8_0_BYTES = 34, Q4_0_BYTES = 18, Q5_0_BYTES = 22, TILE_ROWS = QGEMM_ROW_UNIT, TILE_TOKENS = 4 };
 
 /* Tokens taken together against a run of row tiles, so that the run's weight rows are
  * read from cache rather than memory for every group of TILE_TOKENS tokens. */
@@ -34,7 +34,7 @@ void qgemm_activations_init(QuantizedActivations *qa, void *buffer, int max_toke
 
 void qgemm_quantize(QuantizedActivations *qa, const float *x, int begin, int end) {
     int blocks = qa->cols / QK_BLOCK;
-    int32_t offset = qa->weights == TENSOR_Q4_0 ? 8 : 128;
+    int32_t offset = qa->weights == TENSOR_Q4_0 ? 8 : qa->weights == TENSOR_Q5_0 ? 16 : 128;
     for (int t = begin; t < end; t++) {
         unsigned char *xq = qa->blocks + (size_t)t * x_row_bytes(qa->cols);
         int32_t *offsets = qa->offsets + (size_t)t * blocks;
@@ -62,10 +62,23 @@ static void prefetch_rows(const Matrix *w, size_t row_bytes, int r, int n_rows) 
 
 int qgemm_has_tiles(void) { return 1; }
 
+/* The weight layouts the tiles read (constant where inlined). */
+enum { KIND_Q8_0, KIND_Q4_0, KIND_Q5_0 };
+
+static int kind_of(TensorType type) {
+    return type == TENSOR_Q4_0 ? KIND_Q4_0 : type == TENSOR_Q5_0 ? KIND_Q5_0 : KIND_Q8_0;
+}
+
+static int kind_bytes(int kind) {
+    return kind == KIND_Q4_0 ? Q4_0_BYTES : kind == KIND_Q5_0 ? Q5_0_BYTES : Q8_0_BYTES;
+}
+
 /* A weight block's 32 values as unsigned bytes: Q8_0's int8 plus 128 (flipping the sign
- * bit), Q4_0's codes 0..15 in value order (low nibbles are values 0..15, high 16..31). */
-static inline __m256i unsigned_weights(const unsigned char *block, int q4) {
-    if (q4) return q4_0_codes(block + 2);
+ * bit), Q4_0's codes 0..15 and Q5_0's 0..31 in value order (low nibbles are values 0..15,
+ * high 16..31; Q5_0's fifth bits from the u32 after d). */
+static inline __m256i unsigned_weights(const unsigned char *block, int kind) {
+    if (kind == KIND_Q4_0) return q4_0_codes(block + 2);
+    if (kind == KIND_Q5_0) return _mm256_or_si256(q4_0_codes(block + 6), fifth_bits(block + 2));
     return _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(block + 2)),
                             _mm256_set1_epi8((char)0x80));
 }
@@ -85,15 +98,15 @@ typedef struct {
     int accumulate;
 } TileJob;
 
-/* Rows r0..r0+3 against tokens t0..t0+nt-1 (nt and q4 constant where it is inlined). Per
+/* Rows r0..r0+3 against tokens t0..t0+nt-1 (nt and kind constant where it is inlined). Per
  * block and pair: the integer sum starts from the token's offset correction in lane 0, so
  * the lanes add up to sum w q_x exactly; then acc += d_w (d_x lanes). */
 static inline __attribute__((always_inline)) void
-tile(const TileJob *job, int r0, int t0, const int nr, const int nt, const int q4,
+tile(const TileJob *job, int r0, int t0, const int nr, const int nt, const int kind,
      const float *row_scales) {
     const Matrix *w = job->w;
     const QuantizedActivations *qa = job->qa;
-    int blocks = w->cols / QK_BLOCK, block_bytes = q4 ? Q4_0_BYTES : Q8_0_BYTES;
+    int blocks = w->cols / QK_BLOCK, block_bytes = kind_bytes(kind);
     size_t row_bytes = (size_t)blocks * block_bytes, x_bytes = x_row_bytes(qa->cols);
     const unsigned char *rows = (const unsigned char *)w->data + (size_t)r0 * row_bytes;
     const unsigned char *x = qa->blocks + (size_t)t0 * x_bytes;
@@ -111,7 +124,7 @@ tile(const TileJob *job, int r0, int t0, const int nr, const int nt, const int q
 #pragma GCC unroll 4
         for (int i = 0; i < nr; i++) {
             const unsigned char *block = rows + i * row_bytes + (size_t)b * block_bytes;
-            wv[i] = unsigned_weights(block, q4);
+            wv[i] = unsigned_weights(block, kind);
             dw[i] = _mm256_set1_ps(row_scales ? row_scales[i * blocks + b] : block_scale(block));
         }
 #pragma GCC unroll 4
@@ -135,8 +148,11 @@ tile(const TileJob *job, int r0, int t0, const int nr, const int nt, const int q
 }
 
 static void full_tile(const TileJob *job, int r0, int t0, const float *row_scales) {
-    if (job->w->type == TENSOR_Q4_0) tile(job, r0, t0, TILE_ROWS, TILE_TOKENS, 1, row_scales);
-    else tile(job, r0, t0, TILE_ROWS, TILE_TOKENS, 0, row_scales);
+    switch (kind_of(job->w->type)) {
+    case KIND_Q4_0: tile(job, r0, t0, TILE_ROWS, TILE_TOKENS, KIND_Q4_0, row_scales); break;
+    case KIND_Q5_0: tile(job, r0, t0, TILE_ROWS, TILE_TOKENS, KIND_Q5_0, row_scales); break;
+    default: tile(job, r0, t0, TILE_ROWS, TILE_TOKENS, KIND_Q8_0, row_scales); break;
+    }
 }
 
 /* The block scales of a tile's rows as floats, converted once for all its tokens rather
@@ -145,7 +161,7 @@ static void full_tile(const TileJob *job, int r0, int t0, const float *row_scale
 enum { MAX_SCALED_BLOCKS = 512 };
 
 static const float *tile_scales(const Matrix *w, int r0, float *out) {
-    int blocks = w->cols / QK_BLOCK, block_bytes = w->type == TENSOR_Q4_0 ? Q4_0_BYTES : Q8_0_BYTES;
+    int blocks = w->cols / QK_BLOCK, block_bytes = kind_bytes(kind_of(w->type));
     if (blocks > MAX_SCALED_BLOCKS) return NULL;
     const unsigned char *rows = (const unsigned char *)w->data + tensor_bytes(w->type, r0, w->cols);
     for (int k = 0; k < TILE_ROWS * blocks; k++) out[k] = block_scale(rows + (size_t)k * block_bytes);
@@ -155,8 +171,11 @@ static const float *tile_scales(const Matrix *w, int r0, float *out) {
 /* One row against one token. Decode takes this, row after row, rather than tiles of 4 rows
  * read in step: those ran 110M Q8_0 decode at 64 tok/s against 157 (1 thread). */
 static void one_row(const TileJob *job, int r, int t) {
-    if (job->w->type == TENSOR_Q4_0) tile(job, r, t, 1, 1, 1, NULL);
-    else tile(job, r, t, 1, 1, 0, NULL);
+    switch (kind_of(job->w->type)) {
+    case KIND_Q4_0: tile(job, r, t, 1, 1, KIND_Q4_0, NULL); break;
+    case KIND_Q5_0: tile(job, r, t, 1, 1, KIND_Q5_0, NULL); break;
+    default: tile(job, r, t, 1, 1, KIND_Q8_0, NULL); break;
+    }
 }
 
 void qgemm_rows(const Matrix *w, const QuantizedActivations *qa, int row_begin, int row_end,

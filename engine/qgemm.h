@@ -1,4 +1,5 @@
-/* qgemm.h — Q8_0 / Q4_0 weight rows times activations quantised to Q8_0, for any number of
+/* qgemm.h — Q8_0 / Q4_0 (and, where tiled, Q5_0) weight rows times activations quantised to
+ * Q8_0, for any number of
  * tokens: llama.cpp's arithmetic (each block's 32 products an exact integer, scaled by
  * d_w d_x and summed in float), the same whether one token is decoded or a block of 512 is
  * prefilled. Where the build has AVX-512 VNNI, tiles of 4 rows x up to 4 tokens share
@@ -25,7 +26,8 @@ typedef struct {
     unsigned char *blocks; /* [token][cols / 32] Q8_0 blocks (quantize_row_q8_0) */
     float *sums;           /* [token][cols / 32][2]: q8_0_block_sums (d_x, 8 d_x sum q_x) */
     int32_t *offsets;      /* [token][cols / 32]: -offset * sum q_x, offset 128 (Q8_0
-                            * weights read unsigned as w + 128) or 8 (Q4_0 codes c = w + 8) */
+                            * weights read unsigned as w + 128), 8 (Q4_0 codes c = w + 8) or
+                            * 16 (Q5_0 codes c = w + 16) */
     int n_tokens, cols;
     TensorType weights;    /* the weight type the offsets are for */
 } QuantizedActivations;

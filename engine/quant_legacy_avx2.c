@@ -18,19 +18,6 @@ enum { Q4_1_BYTES = 20, Q5_0_BYTES = 22, Q5_1_BYTES = 24, Q8_0_BYTES = 34 };
 
 #define SPECIALISED static inline __attribute__((always_inline))
 
-/* Bit j of the little-endian u32 at p as 0x10 in byte j (the fifth bit of code j), else 0. */
-SPECIALISED __m256i fifth_bits(const unsigned char *p) {
-    uint32_t bits;
-    memcpy(&bits, p, 4);
-    /* byte j takes byte j / 8 of the word, then keeps bit j % 8 */
-    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
-                                            2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
-    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
-    __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits), spread);
-    __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit);
-    return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
-}
-
 /* The eight int32 lane sums of codes (unsigned) times 32 int8 at x. */
 SPECIALISED __m256i code_products(__m256i codes, const unsigned char *x) {
     __m256i pairs = _mm256_maddubs_epi16(codes, _mm256_loadu_si256((const __m256i *)x));

@@ -1,6 +1,6 @@
 /* simd.h — the small AVX2 pieces more than one kernel file needs (ops.c, qgemm.c, the
- * quant_*_avx2.c): a horizontal sum of 8 floats, a block's f16 factor as a float, and 16
- * bytes of nibbles as 32 bytes in value order. Included only where __AVX2__ is defined. */
+ * quant_*_avx2.c): a horizontal sum of 8 floats, a block's f16 factor as a float, 16 bytes
+ * of nibbles as 32 bytes in value order, and Q5_0 / Q5_1's fifth bits. Included only where __AVX2__ is defined. */
 #ifndef ROPEWALK_SIMD_H
 #define ROPEWALK_SIMD_H
 
@@ -30,6 +30,19 @@ static inline __m256i q4_0_codes(const unsigned char *nibbles) {
     __m128i packed = _mm_loadu_si128((const __m128i *)nibbles);
     __m256i both = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
     return _mm256_and_si256(both, _mm256_set1_epi8(0x0f));
+}
+
+/* Bit j of the little-endian u32 at p as 0x10 in byte j (the fifth bit of code j), else 0. */
+static inline __m256i fifth_bits(const unsigned char *p) {
+    uint32_t bits;
+    memcpy(&bits, p, 4);
+    /* byte j takes byte j / 8 of the word, then keeps bit j % 8 */
+    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                            2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits), spread);
+    __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit);
+    return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
 }
 
 #endif

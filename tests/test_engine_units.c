@@ -12,6 +12,7 @@
 #include "../engine/qgemm.h"
 #include "../engine/sampler.h"
 #include "../engine/threads.h"
+#include "../models/block_encode.h"
 #include "../models/gguf_writer.h"
 #include "../util/half.h"
 #include "harness.h"
@@ -345,6 +346,7 @@ static void encode_rows(TensorType type, const float *wf, int rows, int cols, un
                 memcpy(dst + 2 * c, &h, 2);
             }
         else if (type == TENSOR_Q8_0) quantize_row_q8_0(src, cols, dst);
+        else if (type == TENSOR_Q5_0) encode_row(type, src, cols, dst);
         else
             for (int b = 0; b < cols / 32; b++) gguf_quantize_q4_0_block(src + 32 * b, dst + 18 * b);
     }
@@ -352,11 +354,11 @@ static void encode_rows(TensorType type, const float *wf, int rows, int cols, un
 
 /* The activations a product of `type` weights sees: F16 weights take them rounded to f16 (as
  * llama.cpp does: its vec_dot_type for F16), Q8_0 and Q4_0 weights quantised to Q8_0 (always
- * in the row kernels, and in blocks too where the tiled integer kernels are built in), as
- * dequantised here. */
+ * in the row kernels, and in blocks too where the tiled integer kernels are built in), Q5_0
+ * weights always (row kernels and tiles alike), as dequantised here. */
 static void activations_seen(TensorType type, int tokens, const float *x, int cols, float *xr) {
-    int quantised = type != TENSOR_F16 &&
-                    (qgemm_has_tiles() || tokens < (type == TENSOR_Q4_0 ? 32 : 16));
+    int quantised = type == TENSOR_Q5_0 || (type != TENSOR_F16 &&
+                    (qgemm_has_tiles() || tokens < (type == TENSOR_Q4_0 ? 32 : 16)));
     unsigned char xq[34 * 16];
     for (int tk = 0; tk < tokens; tk++) {
         const float *in = x + (size_t)tk * cols;
@@ -373,7 +375,7 @@ static void activations_seen(TensorType type, int tokens, const float *x, int co
     }
 }
 
-/* Blocks of tokens over F16, Q8_0 and Q4_0 weights against a double-precision sum over the
+/* Blocks of tokens over F16, Q8_0, Q4_0 and Q5_0 weights against a double-precision sum over the
  * dequantised rows (dequantisation is checked by hand above) and the activations each path
  * sees: 2102 rows (chunks longer than a tile, a short last tile, two rows past the last
  * whole tile of 4), 1 to 70 tokens (past the integer kernels' runs of 64 tokens, and every
@@ -394,9 +396,9 @@ static void test_matmul_quantised_blocks(TestContext *t) {
     srand(11);
     for (int i = 0; i < ROWS * COLS; i++) wf[i] = (float)rand() / RAND_MAX - 0.5f;
     for (int i = 0; i < TOKENS * COLS; i++) x[i] = (float)rand() / RAND_MAX - 0.5f;
-    const TensorType types[3] = {TENSOR_F16, TENSOR_Q8_0, TENSOR_Q4_0};
+    const TensorType types[4] = {TENSOR_F16, TENSOR_Q8_0, TENSOR_Q4_0, TENSOR_Q5_0};
     const int token_counts[] = {1, 3, 5, 17, 40, TOKENS};
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 4; k++) {
         encode_rows(types[k], wf, ROWS, COLS, wq);
         Matrix m = {wq, types[k], ROWS, COLS};
         for (size_t c = 0; c < sizeof token_counts / sizeof *token_counts; c++) {
