@@ -2,14 +2,8 @@
  * (quant.h says why float activations rounded to bfloat16 give llama.cpp's products). */
 #include <string.h>
 
+#include "../util/half.h"
 #include "quant.h"
-
-static float bf16_to_float(uint16_t h) {
-    uint32_t bits = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
 
 static uint16_t bf16_at(const unsigned char *p) { return (uint16_t)(p[0] | p[1] << 8); }
 
@@ -17,20 +11,8 @@ void dequantize_bf16(const unsigned char *v, int n, float *out) {
     for (int i = 0; i < n; i++) out[i] = bf16_to_float(bf16_at(v + 2 * i));
 }
 
-/* ggml's fp32 -> bf16: NaN made quiet, otherwise round to nearest, ties to even. */
-static uint16_t round_bf16(float x) {
-    uint32_t bits;
-    memcpy(&bits, &x, 4);
-    if ((bits & 0x7fffffff) > 0x7f800000) return (uint16_t)((bits >> 16) | 64);
-    return (uint16_t)((bits + 0x7fff + ((bits >> 16) & 1)) >> 16);
-}
-
-void round_row_bf16(const float *x, int n, uint16_t *out) {
-    for (int i = 0; i < n; i++) out[i] = round_bf16(x[i]);
-}
-
 void round_row_to_bf16_floats(const float *x, int n, float *out) {
-    for (int i = 0; i < n; i++) out[i] = bf16_to_float(round_bf16(x[i]));
+    for (int i = 0; i < n; i++) out[i] = bf16_to_float(float_to_bf16(x[i]));
 }
 
 #if defined(__AVX2__) && defined(__FMA__)

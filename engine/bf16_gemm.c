@@ -7,7 +7,7 @@
 #if defined(__AVX512BF16__) && defined(__AVX512F__)
 #include <immintrin.h>
 
-enum { TILE_ROWS = 4, TILE_TOKENS = 4, TOKEN_RUN = 64, STEP = 32 };
+enum { TILE_ROWS = BF16_GEMM_ROW_UNIT, TILE_TOKENS = 4, TOKEN_RUN = 64, STEP = 32 };
 
 int bf16_gemm_available(int cols) { return cols % STEP == 0; }
 

@@ -9,6 +9,9 @@
 
 #include "../models/model.h"
 
+/* Rows per tile: callers that split the rows split them at multiples of this. */
+enum { BF16_GEMM_ROW_UNIT = 4 };
+
 typedef struct {
     const Matrix *w;  /* BF16, rows x cols */
     const float *x;   /* n_tokens x cols, each a bfloat16 value */

@@ -154,13 +154,14 @@ static void row_tiles_q8(void *ctx, int begin, int end, int thread) {
                job->accumulate);
 }
 
-/* BF16 rows in units of 4 against the block's bf16-rounded tokens (bf16_gemm.h). */
+/* BF16 rows in units of BF16_GEMM_ROW_UNIT against the block's bf16-rounded tokens. */
 static void row_tiles_bf16(void *ctx, int begin, int end, int thread) {
     (void)thread;
     const RowJob *job = ctx;
-    int rows = job->w->rows, last = end * 4 < rows ? end * 4 : rows;
+    int rows = job->w->rows, unit = BF16_GEMM_ROW_UNIT;
+    int last = end * unit < rows ? end * unit : rows;
     Bf16Gemm g = {job->w, job->x, job->n_tokens, job->y, (size_t)rows, job->accumulate};
-    bf16_gemm_rows(&g, begin * 4, last);
+    bf16_gemm_rows(&g, begin * unit, last);
 }
 
 static void quantise_tokens(void *ctx, int begin, int end, int thread) {
@@ -287,8 +288,9 @@ static void multiply_prepared(Matmul *mm, const Matrix *w, const float *x, int n
     if (w->type == TENSOR_BF16 && n_tokens >= sgemm_min_tokens(w->type) &&
         bf16_gemm_available(w->cols)) {
         RowJob job = {w, x, y, n_tokens, NULL, accumulate, NULL, NULL};
-        parallel_for(mm->pool, (w->rows + 3) / 4,
-                     min_chunk_for_cost(4.0 * w->cols * n_tokens), row_tiles_bf16, &job);
+        parallel_for(mm->pool, (w->rows + BF16_GEMM_ROW_UNIT - 1) / BF16_GEMM_ROW_UNIT,
+                     min_chunk_for_cost((double)BF16_GEMM_ROW_UNIT * w->cols * n_tokens),
+                     row_tiles_bf16, &job);
         return;
     }
     if (n_tokens < sgemm_min_tokens(w->type)) {

@@ -35,9 +35,8 @@ int dots_legacy_q8_avx2(TensorType type, const unsigned char *w, const unsigned 
  * the engine takes such activations as floats and any float kernel (row dots, sgemm over
  * converted rows) forms the same products. */
 void dequantize_bf16(const unsigned char *values, int n, float *out);
-/* Rounds floats to bfloat16 (to nearest, ties to even; NaN kept quiet), as ggml does. */
-void round_row_bf16(const float *x, int n, uint16_t *out);
-/* The same rounding, kept as floats (out may be x). */
+/* Rounds floats to bfloat16 as ggml does (util/half.h's float_to_bf16), kept as floats (out
+ * may be x). */
 void round_row_to_bf16_floats(const float *x, int n, float *out);
 /* A BF16 weight row with float activations, products and sum in float. */
 float dot_bf16_f32(const unsigned char *w, const float *x, int n);

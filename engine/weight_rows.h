@@ -11,7 +11,8 @@ void dequantize_row(const Matrix *m, int row, float *out);
 /* Dot product of row `row` of m with x (cols values). */
 float matrix_row_dot(const Matrix *m, int row, const float *x);
 
-/* The block types other than Q8_0 / Q4_0 (which qgemm.h computes) and BF16 (float kernels
+/* The block types other than Q8_0 / Q4_0 (which qgemm.h computes, as it does Q5_0 blocks of
+ * tokens where it has tiles) and BF16 (float kernels
  * over activations rounded to bfloat16: quant.h) multiply as llama.cpp's CPU backend does:
  * each token's activations are first quantised to the weight type's partner format (Q8_0
  * for Q5_0, Q8_1 for Q4_1 / Q5_1, Q8_K for the K-quants), and each row's dot product is

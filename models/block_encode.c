@@ -76,10 +76,7 @@ static void encode_q5_1(const float *x, uint8_t *out) {
 /* bfloat16: round to nearest even on the low 16 bits; a NaN stays a quiet NaN. */
 static void encode_bf16(const float *x, int n, uint8_t *out) {
     for (int i = 0; i < n; i++) {
-        uint32_t bits;
-        memcpy(&bits, &x[i], 4);
-        uint16_t h = (bits & 0x7fffffff) > 0x7f800000 ? (uint16_t)((bits >> 16) | 64)
-                                                      : (uint16_t)((bits + 0x7fff + ((bits >> 16) & 1)) >> 16);
+        uint16_t h = float_to_bf16(x[i]);
         memcpy(out + 2 * i, &h, 2);
     }
 }

@@ -1,5 +1,6 @@
 /* half.h — IEEE 754 binary16 <-> float32 conversion, shared by the model readers
- * (F16 tensors) and the engine (F16 weights and KV cache). */
+ * (F16 tensors) and the engine (F16 weights and KV cache); and bfloat16 <-> float32, shared by
+ * the BF16 encoder (models/block_encode.c) and the engine's BF16 kernels (engine/bf16.c). */
 #ifndef ROPEWALK_HALF_H
 #define ROPEWALK_HALF_H
 
@@ -98,6 +99,22 @@ static inline void round_row_to_half(const float *in, float *out, int n) {
                                                                   _MM_FROUND_TO_NEAREST_INT)));
 #endif
     for (; i < n; i++) out[i] = half_to_float(float_to_half(in[i]));
+}
+
+/* bfloat16: the high half of a float32. */
+static inline float bf16_to_float(uint16_t h) {
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+/* ggml's fp32 -> bf16: NaN made quiet, otherwise round to nearest, ties to even. */
+static inline uint16_t float_to_bf16(float x) {
+    uint32_t bits;
+    memcpy(&bits, &x, 4);
+    if ((bits & 0x7fffffff) > 0x7f800000) return (uint16_t)((bits >> 16) | 64);
+    return (uint16_t)((bits + 0x7fff + ((bits >> 16) & 1)) >> 16);
 }
 
 #endif
