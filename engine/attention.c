@@ -4,7 +4,9 @@
  * head into float row tiles (converting f16/q8_0 and applying RoPE when keys are cached
  * raw), then for each query head of the group computes the scores as one sgemm, the causal
  * softmax row by row, and the weighted values as a second sgemm. One query over keys already
- * rotated (a decode step) goes to attention_decode.c instead. */
+ * rotated (a decode step) goes to attention_decode.c instead. With Self-Extend the item also
+ * rotates far keys and queries to their grouped positions and merges the two score rows
+ * (self_extend.h). */
 #include "attention.h"
 
 #include <cblas.h>
@@ -23,6 +25,9 @@ static size_t floats_per_thread(const AttentionSpec *spec, int context) {
                        ? (size_t)spec->head_dim * (size_t)context : 0;
     size_t tiles = (2 * (size_t)spec->head_dim + QUERY_TILE) * (size_t)context +
                    2 * (size_t)spec->head_dim + table;
+    if (self_extend_on(&spec->self_extend)) /* grouped keys and scores, two query tiles */
+        tiles += ((size_t)spec->head_dim + QUERY_TILE) * (size_t)context +
+                 2 * (size_t)QUERY_TILE * spec->head_dim;
     size_t decode = attention_decode_floats(spec);
     return tiles > decode ? tiles : decode;
 }
@@ -63,6 +68,9 @@ typedef struct {
     float *row;          /* head_dim floats */
     const float *cos_sin; /* [position][rotary_dim]: cos/sin table for raw keys */
     float *own_cos_sin;   /* this thread's table, for frequencies that vary */
+    /* Self-Extend only: keys rotated to their grouped positions, the grouped scores, and a
+     * tile of queries rotated to their ordinary and their grouped positions */
+    float *grouped_keys, *grouped_scores, *near_queries, *far_queries;
 } Tile;
 
 /* cos/sin of every key position 0..length-1 with the frequencies of a sequence of
@@ -105,6 +113,13 @@ static void fill_tile(const AttentionJob *job, int g, int from, int to, Tile *ti
     for (int j = from; j < to; j++) {
         float *key = tile->keys + (size_t)j * hd;
         kvcache_load_key_part(cache, job->layer, j, g * hd, hd, key);
+        if (self_extend_on(&spec->self_extend)) {
+            float *grouped = tile->grouped_keys + (size_t)j * hd;
+            memcpy(grouped, key, (size_t)hd * sizeof *key);
+            int at = self_extend_key_position(&spec->self_extend, j);
+            rope_rotate(grouped, 1, hd, rope->rotary_dim, spec->layout,
+                        tile->cos_sin + (size_t)at * rope->rotary_dim);
+        }
         if (rope)
             rope_rotate(key, 1, hd, rope->rotary_dim, spec->layout,
                         tile->cos_sin + (size_t)j * rope->rotary_dim);
@@ -112,26 +127,68 @@ static void fill_tile(const AttentionJob *job, int g, int from, int to, Tile *ti
     }
 }
 
+/* Self-Extend: the raw queries first..last-1 of head h rotated to their ordinary positions
+ * (near_queries) and to their grouped ones (far_queries), hd floats a row. */
+static void rotate_queries(const AttentionJob *job, int h, int first, int last, Tile *tile) {
+    const AttentionSpec *spec = job->spec;
+    const SelfExtend *se = &spec->self_extend;
+    int hd = spec->head_dim, rot = spec->rope_at_attention->rotary_dim;
+    for (int r = 0; r < last - first; r++) {
+        int p = job->pos + first + r;
+        const float *raw = job->q + (size_t)(first + r) * spec->n_heads * hd + (size_t)h * hd;
+        float *near = tile->near_queries + (size_t)r * hd, *far = tile->far_queries + (size_t)r * hd;
+        memcpy(near, raw, (size_t)hd * sizeof *raw);
+        memcpy(far, raw, (size_t)hd * sizeof *raw);
+        rope_rotate(near, 1, hd, rot, spec->layout, tile->cos_sin + (size_t)p * rot);
+        rope_rotate(far, 1, hd, rot, spec->layout,
+                    tile->cos_sin + (size_t)self_extend_query_position(se, p) * rot);
+    }
+}
+
+/* Self-Extend: the far-key scores of the rows (grouped queries x grouped keys), over the
+ * keys that are far for the last query of the tile; 0 when none is. */
+static int grouped_scores(const AttentionJob *job, int first, int last, Tile *tile) {
+    const SelfExtend *se = &job->spec->self_extend;
+    int hd = job->spec->head_dim, rows = last - first;
+    int far = job->pos + last - se->window; /* keys 0..far-1 are far for the last query */
+    if (far <= 0) return 0;
+    zero_rows(tile->grouped_scores, rows, far, tile->context);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, far, hd, 1.0f / sqrtf((float)hd),
+                tile->far_queries, hd, tile->grouped_keys, hd, 1.0f, tile->grouped_scores,
+                tile->context);
+    return far;
+}
+
 /* Query head h (absolute) for queries first..last-1 of the block, over the tile's keys:
  * S = Q K^T / sqrt(hd) by sgemm, query i keeps exp(s - max) of its first pos+i+1 scores and
  * zeroes the rest, then O = P V by sgemm, each row divided by its sum of exponentials at the
  * end (hd values per row, not one per key). */
-static void attend_head(const AttentionJob *job, int h, int first, int last, const Tile *tile) {
+static void attend_head(const AttentionJob *job, int h, int first, int last, Tile *tile) {
     const AttentionSpec *spec = job->spec;
     int hd = spec->head_dim, q_dim = spec->n_heads * hd, rows = last - first;
-    int length = job->pos + last;
+    int length = job->pos + last, self_extend = self_extend_on(&spec->self_extend);
     const float *q = job->q + (size_t)first * q_dim + (size_t)h * hd;
+    int q_stride = q_dim;
     float *out = job->out + (size_t)first * q_dim + (size_t)h * hd;
+    if (self_extend) {
+        rotate_queries(job, h, first, last, tile);
+        q = tile->near_queries;
+        q_stride = hd;
+    }
     /* both products add into rows zeroed here (beta 1): with beta 0 OpenBLAS clears them in
      * a strided pass of its own, several times slower than memset */
     zero_rows(tile->scores, rows, length, tile->context);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, length, hd,
-                1.0f / sqrtf((float)hd), q, q_dim, tile->keys, hd, 1.0f, tile->scores,
+                1.0f / sqrtf((float)hd), q, q_stride, tile->keys, hd, 1.0f, tile->scores,
                 tile->context);
+    int far = self_extend ? grouped_scores(job, first, last, tile) : 0;
     float inv_sum[QUERY_TILE];
     for (int r = 0; r < rows; r++) {
         float *scores = tile->scores + (size_t)r * tile->context;
         int seen = job->pos + first + r + 1;
+        if (far > 0)
+            self_extend_merge_scores(scores, tile->grouped_scores + (size_t)r * tile->context,
+                                     seen - 1, &spec->self_extend);
         inv_sum[r] = 1.0f / exp_shifted(scores, seen, max_of(scores, seen));
         memset(scores + seen, 0, (size_t)(length - seen) * sizeof(float));
     }
@@ -153,6 +210,12 @@ static Tile thread_tile(const AttentionJob *job, int thread) {
     tile.row = tile.scores + (size_t)QUERY_TILE * context;
     tile.own_cos_sin = tile.row + 2 * hd;
     tile.cos_sin = job->spec->key_angles ? job->spec->key_angles : tile.own_cos_sin;
+    /* Self-Extend's rows follow the table's place (the frequencies are fixed then, so the
+     * thread's own table is unused) */
+    tile.grouped_keys = tile.own_cos_sin;
+    tile.grouped_scores = tile.grouped_keys + (size_t)hd * context;
+    tile.near_queries = tile.grouped_scores + (size_t)QUERY_TILE * context;
+    tile.far_queries = tile.near_queries + (size_t)QUERY_TILE * hd;
     tile.filled_head = -1;
     tile.filled_length = 0;
     return tile;

@@ -7,6 +7,7 @@
 
 #include "kvcache.h"
 #include "rope.h"
+#include "self_extend.h"
 #include "threads.h"
 
 typedef struct {
@@ -15,6 +16,8 @@ typedef struct {
     const RopeConfig *rope_at_attention; /* NULL: keys in the cache are already rotated */
     const float *key_angles;  /* raw keys with fixed frequencies: cos/sin of every position
                                  [context][rotary_dim], computed once; NULL otherwise */
+    SelfExtend self_extend;   /* group 0: off. On: keys cached raw with fixed frequencies
+                                 (key_angles set), queries given raw, both rotated here */
 } AttentionSpec;
 
 typedef struct {
@@ -28,7 +31,7 @@ int attention_scratch_init(AttentionScratch *s, const AttentionSpec *spec, int c
 void attention_scratch_free(AttentionScratch *s);
 size_t attention_scratch_bytes(const AttentionSpec *spec, int context, int threads);
 
-/* q: n x (n_heads*head_dim), rotated; out: the same shape. */
+/* q: n x (n_heads*head_dim), rotated (raw with Self-Extend); out: the same shape. */
 void attention_block(ThreadPool *pool, const AttentionSpec *spec, AttentionScratch *scratch,
                      const KvCache *cache, int layer, const float *q, int n, int pos, float *out);
 

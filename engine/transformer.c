@@ -52,8 +52,9 @@ static int max_cols(const Config *c) {
 }
 
 static AttentionSpec attention_spec(const Config *c, const EngineOptions *o) {
-    AttentionSpec spec = {c->n_heads, c->n_kv_heads, c->head_dim, c->rope_layout, NULL, NULL};
+    AttentionSpec spec = {c->n_heads, c->n_kv_heads, c->head_dim, c->rope_layout, NULL, NULL, {0, 0}};
     if (o->key_policy == KEYS_ROTATED_AT_ATTENTION) spec.rope_at_attention = &o->rope;
+    spec.self_extend = o->self_extend;
     return spec;
 }
 
@@ -123,6 +124,19 @@ static int check_overflow(const EngineOptions *o, char *err, size_t n) {
     return 0;
 }
 
+/* Self-Extend rotates raw keys to two positions with one fixed table (self_extend.h). */
+static int check_self_extend(const EngineOptions *o, char *err, size_t n) {
+    if (!self_extend_on(&o->self_extend)) return 0;
+    if (self_extend_validate(&o->self_extend, err, n) != 0) return -1;
+    if (o->key_policy != KEYS_ROTATED_AT_ATTENTION)
+        return fail(err, n, "self-extend rotates keys to two positions, so they must be cached "
+                    "raw (--rope-keys attention)");
+    if (rope_depends_on_length(&o->rope))
+        return fail(err, n, "self-extend needs frequencies that do not change with the length; "
+                    "%s's do", rope_scaling_name(o->rope.mode));
+    return 0;
+}
+
 static int check_options(const Config *c, const EngineOptions *o, char *err, size_t n) {
     if (o->context < 1) return fail(err, n, "context %d must be at least 1", o->context);
     if (check_overflow(o, err, n) != 0) return -1;
@@ -131,6 +145,7 @@ static int check_options(const Config *c, const EngineOptions *o, char *err, siz
     if (o->rope.head_dim != c->head_dim)
         return fail(err, n, "RoPE settings are for head_dim %d, the model has %d",
                     o->rope.head_dim, c->head_dim);
+    if (check_self_extend(o, err, n) != 0) return -1;
     return rope_config_validate(&o->rope, err, n);
 }
 
@@ -254,11 +269,13 @@ static void rotate_and_store_tokens(void *ctx, int begin, int end, int thread) {
     const Config *c = &t->config;
     size_t q_dim = (size_t)c->n_heads * c->head_dim, kv_dim = (size_t)c->n_kv_heads * c->head_dim;
     int rotate_keys = t->options.key_policy == KEYS_ROTATED_AT_STORE;
+    int rotate_queries = !self_extend_on(&t->options.self_extend); /* else attention does */
     for (int i = begin; i < end; i++) {
         const float *cs = t->act.cos_sin + (size_t)i * c->rotary_dim;
         float *k = t->act.k + i * kv_dim;
-        rope_rotate(t->act.q + i * q_dim, c->n_heads, c->head_dim, c->rotary_dim, c->rope_layout,
-                    cs);
+        if (rotate_queries)
+            rope_rotate(t->act.q + i * q_dim, c->n_heads, c->head_dim, c->rotary_dim,
+                        c->rope_layout, cs);
         if (rotate_keys)
             rope_rotate(k, c->n_kv_heads, c->head_dim, c->rotary_dim, c->rope_layout, cs);
         kvcache_store(&t->cache, s->layer, s->pos + i, k, t->act.v + i * kv_dim);

@@ -9,6 +9,7 @@
 #include "../models/model.h"
 #include "kvcache.h"
 #include "rope.h"
+#include "self_extend.h"
 
 typedef struct Transformer Transformer;
 
@@ -35,6 +36,8 @@ typedef struct {
     KeyRotationPolicy key_policy;
     OverflowPolicy overflow;
     int keep;                  /* sink / kept tokens for OVERFLOW_STREAM / OVERFLOW_SHIFT */
+    SelfExtend self_extend;    /* group 0: off; on, it needs KEYS_ROTATED_AT_ATTENTION and
+                                  a mode whose frequencies do not depend on the length */
 } EngineOptions;
 
 /* Bytes the engine will allocate for these options (KV cache, activations, RoPE tables),

@@ -5,14 +5,17 @@
  * one query through the key blocks split across threads), every KV type (q8_0 both with
  * whole blocks per head and with blocks shared by heads of 8), head sizes 64, 40 and 8,
  * groups of 1, 2 and 4 query heads per kv head, 1 to 3 threads, depths that span many key
- * blocks, and a ring that has wrapped after evictions. */
+ * blocks, and a ring that has wrapped after evictions. Self-Extend's attention is checked
+ * against numpy outputs of the paper's formula (tests/self_extend/make_reference.py). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../engine/attention.h"
 #include "../engine/kvcache.h"
 #include "../engine/threads.h"
+#include "../util/json.h"
 #include "harness.h"
 
 typedef struct {
@@ -65,7 +68,7 @@ static double run_case(TestContext *t, const Shape *s, KvCache *cache, int pos, 
     /* a scale of 3 makes the softmax peaked enough that a wrong key would show */
     for (int i = 0; i < n * q_dim; i++) q[i] = 3.0f * next_value(&seed);
     AttentionSpec spec = {s->n_heads, s->n_kv_heads, s->head_dim, ROPE_LAYOUT_INTERLEAVED, NULL,
-                          NULL};
+                          NULL, {0, 0}};
     AttentionScratch scratch;
     char err[256];
     ThreadPool *pool = thread_pool_create(s->threads, err, sizeof err);
@@ -172,7 +175,7 @@ static void test_decode_is_reproducible(TestContext *t) {
     }
     cache.n_cached = DEPTH;
     for (int i = 0; i < HEADS * HD; i++) q[i] = 3.0f * next_value(&seed);
-    AttentionSpec spec = {HEADS, HEADS, HD, ROPE_LAYOUT_INTERLEAVED, NULL, NULL};
+    AttentionSpec spec = {HEADS, HEADS, HD, ROPE_LAYOUT_INTERLEAVED, NULL, NULL, {0, 0}};
     AttentionScratch scratch;
     ThreadPool *pool = thread_pool_create(2, err, sizeof err);
     if (pool && attention_scratch_init(&scratch, &spec, DEPTH, 2) == 0) {
@@ -192,7 +195,109 @@ static void test_decode_is_reproducible(TestContext *t) {
     kvcache_free(&cache);
 }
 
+/* ---- Self-Extend against tests/self_extend/reference.json -------------------------------- */
+
+typedef struct {
+    int n, n_heads, n_kv_heads, head_dim;
+    SelfExtend self_extend;
+    RopeConfig rope;
+    RopeLayout layout;
+    float *q, *k, *v;
+    double *expected;
+} SelfExtendCase;
+
+static float *json_floats(const JsonValue *array, int count) {
+    double *values = malloc((size_t)count * sizeof *values);
+    float *out = malloc((size_t)count * sizeof *out);
+    int got = array ? json_numbers(array, values, count) : -1;
+    for (int i = 0; i < count; i++) out[i] = got == count ? (float)values[i] : NAN;
+    free(values);
+    return out;
+}
+
+static void read_self_extend_case(const JsonValue *c, SelfExtendCase *e) {
+    e->n = (int)json_number(c, "positions", 0);
+    e->n_heads = (int)json_number(c, "n_heads", 0);
+    e->n_kv_heads = (int)json_number(c, "n_kv_heads", 0);
+    e->head_dim = (int)json_number(c, "head_dim", 0);
+    e->self_extend = (SelfExtend){(int)json_number(c, "group", 0), (int)json_number(c, "window", 0)};
+    rope_config_init(&e->rope, ROPE_SCALING_NONE, e->head_dim, json_number(c, "base", 0));
+    e->layout = strcmp(json_get(c, "layout")->string, "interleaved") == 0
+                    ? ROPE_LAYOUT_INTERLEAVED : ROPE_LAYOUT_HALF_SPLIT;
+    int q_count = e->n * e->n_heads * e->head_dim, kv_count = e->n * e->n_kv_heads * e->head_dim;
+    e->q = json_floats(json_get(c, "q"), q_count);
+    e->k = json_floats(json_get(c, "k"), kv_count);
+    e->v = json_floats(json_get(c, "v"), kv_count);
+    e->expected = malloc((size_t)q_count * sizeof *e->expected);
+    json_numbers(json_get(c, "out"), e->expected, q_count);
+}
+
+/* Runs the case's queries in blocks of `block` tokens (1 = decode step by step) after the
+ * raw keys of each block are cached; the largest error against numpy. */
+static double run_self_extend(const SelfExtendCase *e, int block, int threads) {
+    int q_dim = e->n_heads * e->head_dim, kv_dim = e->n_kv_heads * e->head_dim;
+    int rot = e->head_dim;
+    KvCache cache;
+    char err[256];
+    if (kvcache_init(&cache, KV_F32, 1, e->n, kv_dim, err, sizeof err) != 0) return INFINITY;
+    kvcache_reset(&cache, 0);
+    double inv_freq[ROPE_MAX_PAIRS];
+    double factor = rope_inv_freq(&e->rope, 1, inv_freq);
+    float *angles = malloc((size_t)e->n * rot * sizeof *angles);
+    for (int p = 0; p < e->n; p++) rope_cos_sin(inv_freq, rot / 2, factor, p, angles + (size_t)p * rot);
+    AttentionSpec spec = {e->n_heads, e->n_kv_heads, e->head_dim, e->layout, &e->rope, angles,
+                          e->self_extend};
+    AttentionScratch scratch;
+    ThreadPool *pool = thread_pool_create(threads, err, sizeof err);
+    float *out = malloc((size_t)e->n * q_dim * sizeof *out);
+    double worst = INFINITY;
+    if (pool && attention_scratch_init(&scratch, &spec, e->n, threads) == 0) {
+        for (int pos = 0; pos < e->n; pos += block) {
+            int n = pos + block < e->n ? block : e->n - pos;
+            for (int j = pos; j < pos + n; j++)
+                kvcache_store(&cache, 0, j, e->k + (size_t)j * kv_dim, e->v + (size_t)j * kv_dim);
+            cache.n_cached = pos + n;
+            attention_block(pool, &spec, &scratch, &cache, 0, e->q + (size_t)pos * q_dim, n, pos,
+                            out + (size_t)pos * q_dim);
+        }
+        worst = 0.0;
+        for (int i = 0; i < e->n * q_dim; i++) worst = fmax(worst, fabs(out[i] - e->expected[i]));
+        attention_scratch_free(&scratch);
+    }
+    thread_pool_free(pool);
+    kvcache_free(&cache);
+    free(angles);
+    free(out);
+    return worst;
+}
+
+/* float scores against float64 over at most 70 keys: a few 1e-7 expected; a far key scored
+ * at its ordinary position (or the window off by one) moves outputs by O(0.1). */
+static void test_self_extend_matches_numpy(TestContext *t) {
+    JsonValue *doc = json_parse_file("tests/self_extend/reference.json");
+    REQUIRE(t, doc, "cannot parse tests/self_extend/reference.json");
+    const JsonValue *cases = json_get(doc, "cases");
+    REQUIRE(t, cases && cases->n_items == 3, "expected 3 cases");
+    for (int i = 0; i < cases->n_items; i++) {
+        SelfExtendCase e;
+        read_self_extend_case(&cases->items[i], &e);
+        static const int blocks[] = {1000, 1, 7}, threads[] = {1, 2, 3};
+        for (int b = 0; b < 3; b++) {
+            double worst = run_self_extend(&e, blocks[b], threads[b]);
+            if (getenv("TEST_VERBOSE")) printf("     %s blocks %d: %.3g\n", json_get(&cases->items[i], "name")->string, blocks[b], worst);
+            CHECK(t, worst < 2e-5, "%s, blocks of %d, %d threads: off by %.3g",
+                  json_get(&cases->items[i], "name")->string, blocks[b], threads[b], worst);
+        }
+        free(e.q);
+        free(e.k);
+        free(e.v);
+        free(e.expected);
+    }
+    json_free(doc);
+}
+
 static const TestCase attention_tests[] = {
+    {"self_extend_matches_numpy", test_self_extend_matches_numpy},
     {"decode_is_reproducible", test_decode_is_reproducible},
     {"decode_matches_reference", test_decode_matches_reference},
     {"block_matches_reference", test_block_matches_reference},
