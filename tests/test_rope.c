@@ -686,12 +686,12 @@ static void test_resolve_rejects_bad_combinations(TestContext *t) {
     CHECK(t, resolve(none, &m, 2048, &r, &st, err) == -1 && strstr(err, "'weird'"), "'%s'", err);
 }
 
-static char *capture(void (*print)(FILE *, const RopeConfig *, int), const RopeConfig *cfg,
+static char *capture(void (*print)(FILE *, const RopeConfig *, int, int), const RopeConfig *cfg,
                      int context) {
     const char *path = temp_path("capture.txt");
     FILE *f = fopen(path, "w");
     if (!f) return NULL;
-    print(f, cfg, context);
+    print(f, cfg, context, 0);
     fclose(f);
     return read_file(path, NULL);
 }
@@ -713,10 +713,12 @@ static void test_print_settings(TestContext *t) {
     free(text);
 }
 
-static void print_json(FILE *f, const RopeConfig *cfg, int seq_len) {
+static void print_json(FILE *f, const RopeConfig *cfg, int seq_len, int unused) {
+    (void)unused;
     rope_print_table(f, cfg, seq_len, 1);
 }
-static void print_text(FILE *f, const RopeConfig *cfg, int seq_len) {
+static void print_text(FILE *f, const RopeConfig *cfg, int seq_len, int unused) {
+    (void)unused;
     rope_print_table(f, cfg, seq_len, 0);
 }
 

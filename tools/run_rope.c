@@ -36,7 +36,11 @@ typedef struct {
 #define AT(f) offsetof(RopeOptions, f)
 static const RopeFlag rope_flags[] = {
     {"--rope-scaling", VALUE_MODE, AT(mode), AT(has_mode), "MODE",
-     "none linear ntk dynamic yarn llama3 longrope (default: model's)"},
+     "none linear ntk dynamic yarn llama3 longrope, or self-extend (default: model's)"},
+    {"--grp-attn-n", VALUE_COUNT, AT(grp_attn_n), AT(has_grp_attn_n), "G",
+     "self-extend: group size (default: the least that keeps distances in the trained context)"},
+    {"--grp-attn-w", VALUE_COUNT, AT(grp_attn_w), AT(has_grp_attn_w), "W",
+     "self-extend: neighbour window (default: half the trained context)"},
     {"--rope-scale", VALUE_POSITIVE, AT(scale), AT(has_scale), "S",
      "factor s (default: model's, else context / original context)"},
     {"--rope-freq-scale", VALUE_INVERSE, AT(scale), AT(has_scale), "F", "the same as 1/s"},
@@ -151,9 +155,13 @@ static int parse_value(RopeOptions *o, const RopeFlag *f, const char *v, char *e
     double x;
     switch (f->kind) {
     case VALUE_MODE:
+        if (strcmp(v, "self-extend") == 0) { /* positions, not frequencies: the file's stay */
+            o->self_extend = 1;
+            return 1;
+        }
         if (rope_scaling_from_name(v, (RopeScaling *)(base + f->field)) == 0) return 0;
         return fail(err, n, "%s: unknown mode '%s' (none, linear, ntk, dynamic, yarn, llama3, "
-                    "longrope)", f->name, v);
+                    "longrope, self-extend)", f->name, v);
     case VALUE_COUNT: return parse_count(f->name, v, (int *)(base + f->field), err, n);
     case VALUE_LIST:
         return parse_list(f->name, v, (double *)(base + f->field), (int *)(base + f->given),
@@ -176,8 +184,9 @@ int rope_flag_parse(RopeOptions *o, int argc, char **argv, int *i, char *err, si
         if (strcmp(arg, f->name) != 0) continue;
         if (f->kind == VALUE_SWITCH) { *(int *)((char *)o + f->field) = 1; return 1; }
         if (*i + 1 >= argc) return fail(err, err_size, "%s: missing value (%s)", f->name, f->meta);
-        if (parse_value(o, f, argv[*i + 1], err, err_size)) return -1;
-        if (f->kind != VALUE_LIST) *(int *)((char *)o + f->given) = 1;
+        int rc = parse_value(o, f, argv[*i + 1], err, err_size);
+        if (rc < 0) return -1;
+        if (rc == 0 && f->kind != VALUE_LIST) *(int *)((char *)o + f->given) = 1;
         *i += 1;
         return 1;
     }
@@ -362,7 +371,7 @@ static void print_mode_details(FILE *out, const RopeConfig *cfg, int context) {
     }
 }
 
-void rope_print_settings(FILE *out, const RopeConfig *cfg, int context) {
+void rope_print_settings(FILE *out, const RopeConfig *cfg, int context, int positions_grouped) {
     char err[ERR_LEN];
     double inv_freq[ROPE_MAX_PAIRS];
     if (rope_config_validate(cfg, err, sizeof err)) { fprintf(out, "%s\n", err); return; }
@@ -375,7 +384,7 @@ void rope_print_settings(FILE *out, const RopeConfig *cfg, int context) {
     if (cfg->freq_factors) fprintf(out, "rope: per-pair frequency divisors from the model file\n");
     fprintf(out, "rope: attention factor %.6g (q.k scaled by %.6g)\n", af, af * af);
     int past_training = cfg->original_context > 0 && context > cfg->original_context;
-    if (cfg->mode == ROPE_SCALING_NONE && past_training)
+    if (cfg->mode == ROPE_SCALING_NONE && past_training && !positions_grouped)
         fprintf(out, "rope: warning: context %d > original context %d: running past the training "
                 "context without scaling (baseline)\n", context, cfg->original_context);
 }

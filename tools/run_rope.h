@@ -18,6 +18,9 @@ typedef struct {
     int has_attention_factor, has_low_freq_factor, has_high_freq_factor, has_rotary_dim;
     int has_mscale, has_mscale_all_dim, has_max_position, has_seq_len, has_head_dim;
     int no_truncate;                   /* --yarn-no-truncate */
+    int self_extend;                   /* --rope-scaling self-extend (run_self_extend.h) */
+    int has_grp_attn_n, has_grp_attn_w;
+    int grp_attn_n, grp_attn_w;        /* --grp-attn-n G, --grp-attn-w W */
     RopeScaling mode;                  /* --rope-scaling */
     double scale;                      /* --rope-scale S, or 1 / --rope-freq-scale F */
     double base;                       /* --rope-freq-base */
@@ -59,8 +62,9 @@ int rope_options_resolve(const RopeOptions *o, const Config *model_config, int c
                          RopeConfig *out, RopeFactorStorage *storage, char *err, size_t err_size);
 
 /* "Effective settings" lines for stderr before a run, and a warning line when the context
- * exceeds the original one with no scaling. */
-void rope_print_settings(FILE *out, const RopeConfig *cfg, int context);
+ * exceeds the original one with no scaling (none when positions_grouped: Self-Extend keeps
+ * the distances inside, and says so in its own line). */
+void rope_print_settings(FILE *out, const RopeConfig *cfg, int context, int positions_grouped);
 
 /* Per pair: theta, theta', wavelengths 2 pi / theta before and after, their ratio, and the
  * attention factor; json != 0 prints one JSON object instead. 0, or -1 if cfg is invalid

@@ -1,6 +1,7 @@
 /* run_session.c — opening a model, its tokenizer and the engine for one command, with
  * the memory plan said before anything large is allocated. */
 #include "run_session.h"
+#include "run_self_extend.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,9 +114,13 @@ static int engine_options(Session *s, const RunOptions *o, char *err, size_t n) 
     e->kv_type = o->kv_type;
     if (rope_options_resolve(&o->rope, c, e->context, &e->rope, &s->rope_storage, err, n) != 0)
         return -1;
+    int trained = e->rope.original_context > 0 ? e->rope.original_context : c->context_length;
+    if (self_extend_resolve(&o->rope, trained, e->context, &e->self_extend, err, n) != 0)
+        return -1;
     e->key_policy = (KeyRotationPolicy)o->key_policy;
     if (o->key_policy == KEY_POLICY_AUTO)
-        e->key_policy = rope_depends_on_length(&e->rope) || e->overflow == OVERFLOW_STREAM
+        e->key_policy = rope_depends_on_length(&e->rope) || e->overflow == OVERFLOW_STREAM ||
+                                self_extend_on(&e->self_extend)
                             ? KEYS_ROTATED_AT_ATTENTION : KEYS_ROTATED_AT_STORE;
     return 0;
 }
@@ -127,7 +132,12 @@ static void print_settings(const Session *s, FILE *out) {
             s->model.name, s->model.format == MODEL_FORMAT_GGUF ? "GGUF" : "llama2.c",
             c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim,
             c->vocab_size, c->context_length);
-    rope_print_settings(out, &s->engine.rope, s->engine.context);
+    rope_print_settings(out, &s->engine.rope, s->engine.context,
+                        self_extend_on(&s->engine.self_extend));
+    self_extend_print_settings(out, &s->engine.self_extend,
+                               s->engine.rope.original_context > 0
+                                   ? s->engine.rope.original_context : c->context_length,
+                               s->engine.context);
     if (s->rope_storage.file_divisors_replaced)
         fprintf(out, "rope: --rope-scaling %s replaces the model's rope_freqs.weight (its baked-in "
                 "scaling is not applied)\n", rope_scaling_name(s->engine.rope.mode));

@@ -41,7 +41,7 @@ static void resolve(const RunOptions *o) {
     if (!sink) return;
     int seq_len = o->rope.has_seq_len ? o->rope.seq_len : context;
     FUZZ_ASSERT(rope_print_table(sink, &rope, seq_len, 1) == 0, "a validated config did not print");
-    rope_print_settings(sink, &rope, context);
+    rope_print_settings(sink, &rope, context, 0);
     fclose(sink);
 }
 
