@@ -39,7 +39,7 @@ LLAMA3_TINY_FLAGS := --vocab-from tests/llama3/llama3-vocab.gguf --dim 128 --hid
     --type q8_0 --stddev 0.2 --context 8192 --seed 3
 RUN      := $(if $(filter build,$(BUILD)),run,$(BUILD)/run)
 
-.PHONY: all deps test test-portable test-avx2 sanitize tsan bench demo clean
+.PHONY: all deps test test-portable test-avx2 sanitize tsan bench demo passkey clean
 all: $(RUN) $(BUILD)/run_tests $(TOOLS)
 
 $(BUILD)/%.o: %.c
@@ -115,6 +115,12 @@ bench: all
 
 demo:
 	./tools/demo.sh
+
+# Passkey retrieval of the default model: 7 modes x 5 contexts x 5 depths, PASSKEY_TRIALS a
+# cell, heat maps and tables into docs/guide/passkey (tools/passkey_sweep.sh).
+PASSKEY_TRIALS ?= 10
+passkey: all
+	TRIALS=$(PASSKEY_TRIALS) ./tools/passkey_sweep.sh models/kjv.gguf docs/guide/passkey
 
 clean:
 	rm -rf build run

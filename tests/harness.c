@@ -103,6 +103,17 @@ char *read_file(const char *path, size_t *size) {
     return read_whole_file(path, "file", size, err, sizeof err);
 }
 
+int file_fnv1a64(const char *path, char hex[17]) {
+    size_t size;
+    char *bytes = read_file(path, &size);
+    if (!bytes) return -1;
+    unsigned long long h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < size; i++) h = (h ^ (unsigned char)bytes[i]) * 0x100000001b3ull;
+    snprintf(hex, 17, "%016llx", h);
+    free(bytes);
+    return 0;
+}
+
 const char *run_binary(void) {
     const char *bin = getenv("RUN_BIN");
     return bin && *bin ? bin : "./run";

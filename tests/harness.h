@@ -49,6 +49,10 @@ int write_file(const char *path, const void *data, size_t size);
 /* Reads a whole file (NUL-terminated); caller frees; NULL on error. */
 char *read_file(const char *path, size_t *size);
 
+/* FNV-1a (64 bits) of a whole file as 16 hex digits in hex[17], as the reference scripts
+ * hash the files they measured; 0, or -1 when the file cannot be read. */
+int file_fnv1a64(const char *path, char hex[17]);
+
 /* Path of the ./run binary under test ($RUN_BIN, default ./run). */
 const char *run_binary(void);
 /* Runs argv (argv[0] is the program), stdin from /dev/null, with a time limit in seconds.

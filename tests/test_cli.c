@@ -632,6 +632,39 @@ static void test_ppl_refusals(TestContext *t) {
            KJV, "--ppl", KJV_TEXT, "--ppl-positions", "/nonexistent/positions.csv", NULL);
 }
 
+/* Passkey and Self-Extend inputs: one line each, before any trial runs. */
+static void test_passkey_refusals(TestContext *t) {
+    if (!need_kjv(t)) return;
+    refuse(t, "--passkey-junk 10 with -c 256 (10 repetitions are ~440 tokens)", "needs -c", KJV,
+           "--passkey", "--passkey-junk", "10", "-c", "256", NULL);
+    refuse(t, "--passkey -c 64 (not even one junk repetition fits)", "one junk repetition", KJV,
+           "--passkey", "-c", "64", NULL);
+    refuse(t, "--passkey-pos 3 with --passkey-junk 3", "outside 0..2", KJV, "--passkey",
+           "--passkey-junk", "3", "--passkey-pos", "3", NULL);
+    refuse(t, "--passkey-key 50001", "out of range 1..50000", KJV, "--passkey", "--passkey-key",
+           "50001", NULL);
+    refuse(t, "--passkey-key 0", "out of range 1..50000", KJV, "--passkey", "--passkey-key", "0",
+           NULL);
+    refuse(t, "--passkey-trials 0", "out of range", KJV, "--passkey", "--passkey-trials", "0", NULL);
+    refuse(t, "--passkey-depth 1.5", "not a number in 0..1", KJV, "--passkey", "--passkey-depth",
+           "1.5", NULL);
+    refuse(t, "--passkey-pos with --passkey-depth", "choose one", KJV, "--passkey",
+           "--passkey-pos", "1", "--passkey-depth", "0.5", NULL);
+    refuse(t, "--passkey with --ppl", "mode of its own", KJV, "--passkey", "--ppl", KJV_TEXT, NULL);
+    refuse(t, "--grp-attn-n 0 (self-extend group)", "--grp-attn-n", KJV, "--rope-scaling",
+           "self-extend", "--grp-attn-n", "0", NULL);
+    refuse(t, "--grp-attn-w 0 (self-extend window)", "--grp-attn-w", KJV, "--rope-scaling",
+           "self-extend", "--grp-attn-w", "0", NULL);
+    refuse(t, "--grp-attn-w without self-extend", "add --rope-scaling self-extend", KJV,
+           "--grp-attn-w", "64", NULL);
+    refuse(t, "self-extend window 300 >= the trained 256, no group given", "give --grp-attn-n",
+           KJV, "-c", "1024", "--rope-scaling", "self-extend", "--grp-attn-w", "300", NULL);
+    refuse(t, "self-extend with keys rotated when stored", "cached raw", KJV, "--rope-scaling",
+           "self-extend", "--rope-keys", "store", NULL);
+    refuse(t, "self-extend with dynamic NTK (length-dependent frequencies)", "do not change",
+           KJV, "-c", "1024", "--rope-scaling", "dynamic", "--grp-attn-n", "4", NULL);
+}
+
 /* -c 2^28 with an f32 cache needs 2 x 4 layers x 2^28 x 128 x 4 bytes = 1 TiB of KV alone:
  * the memory plan must refuse it (not the kernel's OOM killer) and name what fits. */
 static void test_context_larger_than_memory(TestContext *t) {
@@ -883,6 +916,7 @@ static const TestCase cli_tests[] = {
     {"print_rope_refusals", test_print_rope_refusals},
     {"prompt_longer_than_context", test_prompt_longer_than_context},
     {"ppl_refusals", test_ppl_refusals},
+    {"passkey_refusals", test_passkey_refusals},
     {"context_larger_than_memory", test_context_larger_than_memory},
     {"non_finite_weights", test_non_finite_weights},
     {"regression_files", test_regression_files},

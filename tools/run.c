@@ -8,6 +8,7 @@
 #include "run_args.h"
 #include "run_bench.h"
 #include "run_generate.h"
+#include "run_passkey_trials.h"
 #include "run_ppl.h"
 #include "run_session.h"
 #include "run_tokenize.h"
@@ -51,6 +52,7 @@ static int run_mode(const RunOptions *o, char *err, size_t err_size) {
     switch (o->mode) {
     case RUN_PERPLEXITY: rc = run_perplexity(&session, o, err, err_size); break;
     case RUN_BENCH: rc = run_bench(&session, o, err, err_size); break;
+    case RUN_PASSKEY: rc = run_passkey(&session, o, err, err_size); break;
     default: rc = run_generate(&session, o, err, err_size); break;
     }
     session_close(&session);

@@ -26,6 +26,7 @@ static void defaults(RunOptions *o) {
     o->bench_gen = 128;
     o->bench_repeats = 3;
     ppl_options_init(&o->ppl);
+    passkey_options_init(&o->passkey);
 }
 
 static int parse_long(const char *flag, const char *text, long lo, long hi, long *out,
@@ -160,6 +161,8 @@ static int parse_one(RunOptions *o, int argc, char **argv, int *i, char *err, si
     if (rc != 0) return rc < 0 ? -1 : 0;
     rc = ppl_flag_parse(&o->ppl, argc, argv, i, err, n);
     if (rc != 0) return rc < 0 ? -1 : 0;
+    rc = passkey_flag_parse(&o->passkey, argc, argv, i, err, n);
+    if (rc != 0) return rc < 0 ? -1 : 0;
     if (parse_switch(o, arg)) return 0;
     if (is_valued_flag(arg)) {
         if (*i + 1 >= argc) return fail(err, n, "%s needs a value", arg);
@@ -183,6 +186,15 @@ int run_args_parse(RunOptions *o, int argc, char **argv, char *err, size_t err_s
         if (parse_one(o, argc, argv, &i, err, err_size) != 0) return -1;
     }
     if (o->ppl.text_path && o->mode == RUN_GENERATE) o->mode = RUN_PERPLEXITY;
+    if (o->passkey.enabled) {
+        if (o->mode != RUN_GENERATE)
+            return fail(err, err_size, "--passkey is a mode of its own: it does not combine with "
+                        "--ppl, --bench, --print-rope or --tokenize");
+        o->mode = RUN_PASSKEY;
+        if (o->passkey.pos >= 0 && o->passkey.depth >= 0.0)
+            return fail(err, err_size, "--passkey-pos and --passkey-depth both place the key: "
+                        "choose one");
+    }
     if (o->mode == RUN_DETOKENIZE && !o->id_list)
         return fail(err, err_size, "--detokenize needs --ids \"ID ID ...\"");
     if (o->stream_window && o->context_shift)
@@ -204,6 +216,7 @@ void run_args_help(FILE *out) {
         "       ./run MODEL --bench [...]      prefill/decode speed\n"
         "       ./run MODEL --tokenize [-p TEXT | -f FILE] [--ids] [--no-bos] [--json]\n"
         "       ./run MODEL --detokenize --ids \"ID ID ...\"\n"
+        "       ./run MODEL --passkey [...]    passkey retrieval (llama-passkey's test)\n"
         "MODEL is a GGUF (v2/v3, llama) or a llama2.c .bin checkpoint; --tokenize and\n"
         "--detokenize also open a GGUF that holds only a vocabulary.\n\n"
         "generation:\n"
@@ -246,4 +259,5 @@ void run_args_help(FILE *out) {
         "  --detokenize --ids L   the text of the ids in L (spaces or commas between)\n");
     rope_flags_help(out);
     ppl_flags_help(out);
+    passkey_flags_help(out);
 }

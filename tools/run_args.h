@@ -7,11 +7,13 @@
 #include <stdio.h>
 
 #include "../engine/kvcache.h"
+#include "run_passkey.h"
 #include "run_ppl.h"
 #include "run_rope.h"
 
 typedef enum {
-    RUN_GENERATE, RUN_PERPLEXITY, RUN_PRINT_ROPE, RUN_BENCH, RUN_TOKENIZE, RUN_DETOKENIZE
+    RUN_GENERATE, RUN_PERPLEXITY, RUN_PRINT_ROPE, RUN_BENCH, RUN_TOKENIZE, RUN_DETOKENIZE,
+    RUN_PASSKEY
 } RunMode;
 
 typedef enum { KEY_POLICY_AUTO = -1 } KeyPolicyChoice; /* else a KeyRotationPolicy */
@@ -40,6 +42,7 @@ typedef struct {
     int verbose;
     RopeOptions rope;
     PplOptions ppl;
+    PasskeyOptions passkey;
 } RunOptions;
 
 /* Fills o from argv. Returns 0 to go on, 1 when --help was printed, -1 on a bad command

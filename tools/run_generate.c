@@ -72,7 +72,7 @@ static void end_stream(Utf8Stream *stream) {
     fflush(stdout);
 }
 
-static uint64_t choose_seed(const RunOptions *o) {
+uint64_t choose_seed(const RunOptions *o) {
     if (o->seed_given) return o->seed;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);

@@ -7,6 +7,8 @@
 #include "run_session.h"
 
 double monotonic_seconds(void);
+/* -s/--seed when given, else one from the clock. */
+uint64_t choose_seed(const RunOptions *o);
 
 /* Encodes the prompt's len bytes with TOKENIZE_* flags and refuses one that does not fit
  * the context. *ids is malloc'd. */

@@ -6,7 +6,8 @@
 #
 #   tools/sweep.sh MODEL TEXT OUTDIR [contexts] [modes]
 #     contexts  quoted list, default "256 512 1024 2048 4096 8192"
-#     modes     quoted list, default "none linear ntk dynamic yarn llama3"
+#     modes     quoted list, default "none linear ntk dynamic yarn llama3"; self-extend
+#               (positions grouped, G and W chosen by ./run from L) may be added
 #   environment:
 #     RUN       the ./run binary (default ./run)
 #     RUN_ARGS  extra ./run flags, e.g. "--tokenizer ../shared/models/tok512.model
@@ -40,8 +41,8 @@ for c in $CONTEXTS; do
     [[ $c =~ ^[0-9]+$ ]] && [ "$c" -ge 2 ] || die "context '$c' is not a whole number >= 2"
 done
 for m in $MODES; do
-    case $m in none|linear|ntk|dynamic|yarn|llama3) ;;
-        *) die "mode '$m' is not one of none linear ntk dynamic yarn llama3" ;;
+    case $m in none|linear|ntk|dynamic|yarn|llama3|self-extend) ;;
+        *) die "mode '$m' is not one of none linear ntk dynamic yarn llama3 self-extend" ;;
     esac
 done
 [ -n "$CONTEXTS" ] && [ -n "$MODES" ] || die "empty list of contexts or modes"
@@ -60,14 +61,15 @@ if [ -z "${ORIG_CTX:-}" ]; then
 fi
 echo "sweep: model $MODEL, text $TEXT, training context L = $ORIG_CTX" >&2
 
-scale_for() { # mode context -> s (1 for none)
-    if [ "$1" = none ]; then echo 1; return; fi
+scale_for() { # mode context -> s (1 for none and self-extend, which scales no frequency)
+    if [ "$1" = none ] || [ "$1" = self-extend ]; then echo 1; return; fi
     if [ -n "${SCALE:-}" ]; then echo "$SCALE"; return; fi
     awk -v c="$2" -v l="$ORIG_CTX" 'BEGIN { s = c / l; if (s < 1) s = 1; printf "%.10g\n", s }'
 }
 
 rope_flags() { # mode context -> flags
-    if [ "$1" = none ]; then echo "--rope-scaling none --yarn-orig-ctx $ORIG_CTX"
+    if [ "$1" = none ] || [ "$1" = self-extend ]; then
+        echo "--rope-scaling $1 --yarn-orig-ctx $ORIG_CTX"
     else echo "--rope-scaling $1 --rope-scale $(scale_for "$1" "$2") --yarn-orig-ctx $ORIG_CTX"; fi
 }
 
