@@ -635,7 +635,7 @@ static void test_ppl_refusals(TestContext *t) {
 /* Passkey and Self-Extend inputs: one line each, before any trial runs. */
 static void test_passkey_refusals(TestContext *t) {
     if (!need_kjv(t)) return;
-    refuse(t, "--passkey-junk 10 with -c 256 (10 repetitions are ~440 tokens)", "needs -c", KJV,
+    refuse(t, "--passkey-junk 10 with -c 256 (a 493-token prompt)", "needs -c", KJV,
            "--passkey", "--passkey-junk", "10", "-c", "256", NULL);
     refuse(t, "--passkey -c 64 (not even one junk repetition fits)", "one junk repetition", KJV,
            "--passkey", "-c", "64", NULL);
