@@ -39,7 +39,7 @@ LLAMA3_TINY_FLAGS := --vocab-from tests/llama3/llama3-vocab.gguf --dim 128 --hid
     --type q8_0 --stddev 0.2 --context 8192 --seed 3
 RUN      := $(if $(filter build,$(BUILD)),run,$(BUILD)/run)
 
-.PHONY: all deps test test-portable test-avx2 sanitize tsan bench demo passkey clean
+.PHONY: all deps test test-portable test-avx2 sanitize tsan bench demo passkey guide clean
 all: $(RUN) $(BUILD)/run_tests $(TOOLS)
 
 $(BUILD)/%.o: %.c
@@ -121,6 +121,12 @@ demo:
 PASSKEY_TRIALS ?= 10
 passkey: all
 	TRIALS=$(PASSKEY_TRIALS) ./tools/passkey_sweep.sh models/kjv.gguf docs/guide/passkey
+
+# docs/GUIDE.md with every table and picture regenerated (tools/guide.sh, ~10 min on 2 cores;
+# its passkey grid runs GUIDE_PASSKEY_TRIALS a cell).
+GUIDE_PASSKEY_TRIALS ?= 4
+guide: deps all
+	PASSKEY_TRIALS=$(GUIDE_PASSKEY_TRIALS) ./tools/guide.sh
 
 clean:
 	rm -rf build run
