@@ -89,6 +89,17 @@ def train_tokenizer(train_path, model_prefix, vocab_size):
     return spm.SentencePieceProcessor(model_file=model_prefix + ".model")
 
 
+def tokenizer_for(train_path, a):
+    """The committed tokenizer when there is one (a retrained model keeps its vocabulary, so
+    the tokenizer's tests and references stay valid), else a new one from the training text."""
+    prefix = os.path.join(a.models_dir, a.name)
+    if os.path.exists(prefix + ".model") and not a.retrain_tokenizer:
+        return spm.SentencePieceProcessor(model_file=prefix + ".model")
+    sp = train_tokenizer(train_path, prefix, a.vocab_size)
+    os.replace(prefix + ".vocab", os.path.join(a.work_dir, a.name + ".vocab"))  # .model only
+    return sp
+
+
 def encode_stream(sp, text):
     """The whole text tokenized once, as ./run --ppl does (the caller adds BOS)."""
     return np.array(sp.encode(text), dtype=np.int64)
@@ -187,6 +198,82 @@ class Llama(nn.Module):
         return self.output(self.norm(x))
 
 
+# ---------------------------------------------------------------- passkey samples
+
+# llama.cpp's examples/passkey/passkey.cpp builds its prompt from these (./run --passkey too)
+PASSKEY_PREFIX = ("There is an important info hidden inside a lot of irrelevant text. Find it "
+                  "and memorize them. I will quiz you about the important information there.")
+PASSKEY_JUNK = (" The grass is green. The sky is blue. The sun is yellow. Here we go. There and "
+                "back again.")
+PASSKEY_SUFFIX = " What is the pass key? The pass key is"
+
+
+def passkey_prompt(n_junk, pos, key):
+    text = PASSKEY_PREFIX
+    for i in range(n_junk):
+        if i == pos:
+            text += " The pass key is %d. Remember it. %d is the pass key." % (key, key)
+        text += PASSKEY_JUNK
+    return text + PASSKEY_SUFFIX
+
+
+class PasskeySamples:
+    """Passkey prompts of every length that fits the window (keys at every depth), each
+    followed by its answer " KEY." and then training text up to the window's end."""
+
+    def __init__(self, sp, seq_len, rng):
+        self.sp, self.seq_len, self.rng = sp, seq_len, rng
+        # the most junk that leaves room for a 5-digit answer (" 50000." is at most 7 tokens)
+        self.max_junk = 1
+        while len(self.encode(self.max_junk + 1, 0, 50000)[0]) + 7 < seq_len:
+            self.max_junk += 1
+
+    def encode(self, n_junk, pos, key):
+        """(prompt ids, answer ids): the answer as it continues the prompt's tokenization."""
+        prompt = passkey_prompt(n_junk, pos, key)
+        ids = self.sp.encode(prompt)
+        whole = self.sp.encode(prompt + " %d." % key)
+        if whole[:len(ids)] != ids:
+            sys.exit("train.py: the answer changes the prompt's tokenization")
+        return ids, whole[len(ids):]
+
+    def draw(self):
+        n_junk = int(self.rng.integers(1, self.max_junk + 1))
+        pos = int(self.rng.integers(0, n_junk))
+        key = int(self.rng.integers(1, 50001))
+        return n_junk, pos, key
+
+    def window(self, text_ids, bos):
+        """seq_len + 1 tokens: BOS, a prompt, its answer, then training text; and the range
+        of the answer's tokens in the window."""
+        prompt, answer = self.encode(*self.draw())
+        head = [bos] + prompt + answer
+        rest = self.seq_len + 1 - len(head)
+        start = int(self.rng.integers(0, len(text_ids) - rest))
+        row = np.concatenate([np.array(head, dtype=np.int64), text_ids[start:start + rest]])
+        return row, (1 + len(prompt), len(head))
+
+
+@torch.no_grad()
+def passkey_accuracy(model, samples, bos, trials):
+    """Greedy answers to `trials` prompts drawn from a fixed seed: the share whose first
+    digits are the key (what ./run --passkey checks)."""
+    model.eval()
+    rng, samples.rng = samples.rng, np.random.default_rng(4321)
+    correct = 0
+    for _ in range(trials):
+        n_junk, pos, key = samples.draw()
+        ids = [bos] + samples.encode(n_junk, pos, key)[0]
+        for _ in range(8):
+            ids.append(int(model(torch.tensor([ids]))[0, -1].argmax()))
+        answer = samples.sp.decode(ids[-8:])
+        digits = re.match(r"\s*(\d+)", answer)
+        correct += bool(digits) and digits.group(1) == str(key)
+    samples.rng = rng
+    model.train()
+    return correct / trials
+
+
 # ---------------------------------------------------------------- training
 
 def windows(stream, starts, seq_len, bos):
@@ -228,20 +315,79 @@ def make_optimizer(model, a):
     return torch.optim.AdamW(groups, lr=a.lr, betas=(0.9, 0.95), eps=1e-8)
 
 
-def train(model, train_ids, held_ids, a, log):
+def training_batch(train_ids, samples, rng, a):
+    """a.batch windows of the training text; each is a passkey sample with probability
+    a.passkey_share. Returns inputs, targets and per-target loss weights: a.answer_weight
+    on the tokens of a passkey answer, 1 elsewhere."""
+    rows = []
+    weights = np.ones((a.batch, a.seq_len), dtype=np.float32)
+    for b in range(a.batch):
+        if samples and rng.random() < a.passkey_share:
+            row, (first, end) = samples.window(train_ids, a.bos)
+            weights[b, first - 1:end - 1] = a.answer_weight  # target j predicts token j + 1
+            rows.append(row)
+        else:
+            s = int(rng.integers(0, len(train_ids) - a.seq_len - 1))
+            rows.append(train_ids[s:s + a.seq_len + 1].copy())
+    batch = np.stack(rows)
+    batch[:, 0] = a.bos
+    t = torch.from_numpy(batch)
+    return t[:, :-1], t[:, 1:], torch.from_numpy(weights)
+
+
+def save_checkpoint(path, model, opt, rng, samples, step, seconds):
+    state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
+             "seconds": seconds, "rng": rng.bit_generator.state,
+             "passkey_rng": samples.rng.bit_generator.state if samples else None,
+             "torch_rng": torch.get_rng_state()}
+    torch.save(state, path + ".tmp")
+    os.replace(path + ".tmp", path)
+
+
+def load_checkpoint(path, model, opt, rng, samples):
+    state = torch.load(path)
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    rng.bit_generator.state = state["rng"]
+    if samples and state["passkey_rng"]:
+        samples.rng.bit_generator.state = state["passkey_rng"]
+    torch.set_rng_state(state["torch_rng"])
+    return state["step"], state["seconds"]
+
+
+def evaluation_record(model, train_ids, held_ids, samples, a):
+    record = {"train_loss": round(mean_loss(model, train_ids, a.seq_len, a.bos,
+                                            a.eval_windows), 4),
+              "heldout_loss": round(mean_loss(model, held_ids, a.seq_len, a.bos,
+                                              a.eval_windows), 4)}
+    if samples:
+        record["passkey_accuracy"] = passkey_accuracy(model, samples, a.bos, a.passkey_trials)
+    return record
+
+
+def train(model, train_ids, held_ids, samples, a, log):
+    """Runs steps up to a.steps (or a.stop_after); with a.resume, from the checkpoint's step
+    (the schedule, data order and random state continue as if never stopped). Returns the
+    training seconds, None when stopped by --stop-after."""
     opt = make_optimizer(model, a)
     rng = np.random.default_rng(a.seed)
-    start = time.time()
-    for step in range(a.steps):
+    checkpoint = os.path.join(a.work_dir, a.name + "-checkpoint.pt")
+    first, before = 0, 0.0
+    if a.resume and os.path.exists(checkpoint):
+        first, before = load_checkpoint(checkpoint, model, opt, rng, samples)
+        log({"resumed_at_step": first, "seconds_before": round(before, 1)})
+    start = time.time() - before
+    for step in range(first, a.steps):
         if time.time() - start > 60 * a.max_minutes:
             log({"stopped_early_at_step": step, "reason": "--max-minutes %g" % a.max_minutes})
             break
         for g in opt.param_groups:
             g["lr"] = learning_rate(step, a)
-        starts = rng.integers(0, len(train_ids) - a.seq_len - 1, size=a.batch)
-        x, y = windows(train_ids, starts, a.seq_len, a.bos)
+        x, y, w = training_batch(train_ids, samples, rng, a)
         logits = model(x)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1),
+                              reduction="none")
+        loss = (nll * w.reshape(-1)).sum() / w.sum()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -251,11 +397,13 @@ def train(model, train_ids, held_ids, a, log):
                       "train_batch_loss": round(loss.item(), 4),
                       "seconds": round(time.time() - start, 1)}
             if step % a.eval_every == 0 or step == a.steps - 1:
-                record["train_loss"] = round(mean_loss(model, train_ids, a.seq_len, a.bos,
-                                                       a.eval_windows), 4)
-                record["heldout_loss"] = round(mean_loss(model, held_ids, a.seq_len, a.bos,
-                                                         a.eval_windows), 4)
+                record.update(evaluation_record(model, train_ids, held_ids, samples, a))
             log(record)
+        if (step + 1) % a.checkpoint_every == 0 or step == a.steps - 1 or step + 1 == a.stop_after:
+            save_checkpoint(checkpoint, model, opt, rng, samples, step + 1, time.time() - start)
+        if step + 1 == a.stop_after:
+            log({"stopped_after_step": step + 1, "checkpoint": checkpoint})
+            return None
     return time.time() - start
 
 
@@ -360,6 +508,19 @@ def parse_args():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--max-minutes", type=float, default=38.0,
                    help="safety stop on a crowded machine (logged; the run is then shorter)")
+    p.add_argument("--passkey-share", type=float, default=0.1,
+                   help="share of training windows that are llama-passkey prompts + answers")
+    p.add_argument("--passkey-trials", type=int, default=20,
+                   help="passkey prompts answered greedily at each evaluation")
+    p.add_argument("--answer-weight", type=float, default=1.0,
+                   help="loss weight of a passkey answer's tokens (1 elsewhere)")
+    p.add_argument("--checkpoint-every", type=int, default=100)
+    p.add_argument("--stop-after", type=int, default=0,
+                   help="checkpoint and stop after this step (continue with --resume)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from WORK_DIR/NAME-checkpoint.pt (same flags)")
+    p.add_argument("--retrain-tokenizer", action="store_true",
+                   help="train the tokenizer again even if MODELS_DIR/NAME.model exists")
     p.add_argument("--log-every", type=int, default=25)
     p.add_argument("--eval-every", type=int, default=200)
     p.add_argument("--eval-windows", type=int, default=48)
@@ -375,7 +536,7 @@ def main():
     torch.manual_seed(a.seed)
     torch.set_num_threads(a.threads)
     os.makedirs(a.work_dir, exist_ok=True)
-    log_file = open(os.path.join(a.work_dir, a.name + "-train.log"), "w")
+    log_file = open(os.path.join(a.work_dir, a.name + "-train.log"), "a" if a.resume else "w")
 
     def log(record):
         line = json.dumps(record)
@@ -389,9 +550,7 @@ def main():
         f.write(train_text)
     with open(os.path.join(a.models_dir, a.name + "-heldout.txt"), "w") as f:
         f.write(held_text)
-    sp = train_tokenizer(train_path, os.path.join(a.models_dir, a.name), a.vocab_size)
-    os.replace(os.path.join(a.models_dir, a.name + ".vocab"),
-               os.path.join(a.work_dir, a.name + ".vocab"))  # only the .model is committed
+    sp = tokenizer_for(train_path, a)
     a.bos = sp.bos_id()
     train_ids, held_ids = encode_stream(sp, train_text), encode_stream(sp, held_text)
     log({"train_bytes": len(train_text), "heldout_bytes": len(held_text),
@@ -401,7 +560,13 @@ def main():
     model = Llama(a)
     log({"params": sum(p.numel() for p in model.parameters()), "config": {
         k: v for k, v in vars(a).items() if k not in ("models_dir", "work_dir")}})
-    seconds = train(model, train_ids, held_ids, a, log)
+    samples = PasskeySamples(sp, a.seq_len, np.random.default_rng(a.seed + 1)) \
+        if a.passkey_share > 0 else None
+    if samples:
+        log({"passkey_max_junk": samples.max_junk, "passkey_share": a.passkey_share})
+    seconds = train(model, train_ids, held_ids, samples, a, log)
+    if seconds is None:
+        return  # --stop-after: continue with --resume
     bin_path = os.path.join(a.work_dir, a.name + ".bin")
     write_llama2c(model, bin_path)
     log({"done": True, "train_seconds": round(seconds, 1), "bin": bin_path})
