@@ -33,10 +33,15 @@ TEST_OBJ := $(TEST_C:%.c=$(BUILD)/%.o)
 # (tests/llama3/make_reference.sh made it), and a Llama-3-shaped model of random weights
 # made from it by the project's own tool (the same bytes on every machine: llama.cpp's
 # figures in tests/llama3/llamacpp.json were measured on that file)
-TEST_DATA := tests/llama3/llama3-vocab.gguf tests/llama3/llama3-tiny.gguf
+TEST_DATA := tests/llama3/llama3-vocab.gguf tests/llama3/llama3-tiny.gguf tests/qwen2/qwen2-tiny.gguf
 LLAMA3_TINY_FLAGS := --vocab-from tests/llama3/llama3-vocab.gguf --dim 128 --hidden 384 \
     --layers 2 --heads 8 --kv-heads 2 --freq-base 500000 --rope-freqs llama3 --tied \
     --type q8_0 --stddev 0.2 --context 8192 --seed 3
+# Qwen2's shape of the same: qwen2.* keys, random q/k/v biases, half-split RoPE pairs, the
+# "qwen2" pre-tokenizer (digits one by one) over the Llama 3 vocabulary
+QWEN2_TINY_FLAGS := --arch qwen2 --pre qwen2 --vocab-from tests/llama3/llama3-vocab.gguf \
+    --dim 128 --hidden 384 --layers 2 --heads 8 --kv-heads 2 --freq-base 1000000 --tied \
+    --type q8_0 --stddev 0.2 --context 4096 --seed 5
 RUN      := $(if $(filter build,$(BUILD)),run,$(BUILD)/run)
 
 .PHONY: all deps test test-portable test-avx2 sanitize tsan bench demo passkey guide clean
@@ -67,6 +72,10 @@ tests/llama3/llama3-vocab.gguf: tests/llama3/llama3-vocab.gguf.gz
 
 tests/llama3/llama3-tiny.gguf: tests/llama3/llama3-vocab.gguf $(BUILD)/tools/make_random_model
 	$(BUILD)/tools/make_random_model $@.tmp $(LLAMA3_TINY_FLAGS) && mv $@.tmp $@
+
+tests/qwen2/qwen2-tiny.gguf: tests/llama3/llama3-vocab.gguf $(BUILD)/tools/make_random_model
+	@mkdir -p tests/qwen2
+	$(BUILD)/tools/make_random_model $@.tmp $(QWEN2_TINY_FLAGS) && mv $@.tmp $@
 
 deps:
 	./tools/install_deps.sh

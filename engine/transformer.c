@@ -1,6 +1,6 @@
 /* transformer.c — the forward pass for a block of tokens through every layer:
- * RMSNorm, Q/K/V projections, RoPE, KV cache, grouped-query attention, output projection,
- * SwiGLU feed-forward, final norm and classifier. */
+ * RMSNorm, Q/K/V projections (plus their biases where the file has them), RoPE, KV cache,
+ * grouped-query attention, output projection, SwiGLU feed-forward, final norm and classifier. */
 #include "transformer.h"
 
 #include <cblas.h>
@@ -244,8 +244,15 @@ static void embed_tokens(Transformer *t, const int *tokens, int n) {
 typedef struct {
     Transformer *t;
     const float *norm_weight;
+    const LayerWeights *weights;
     int layer, pos;
 } TokenStep;
+
+/* x[0..n) += bias, when there is one. */
+static void add_bias(float *x, const float *bias, size_t n) {
+    if (!bias) return;
+    for (size_t i = 0; i < n; i++) x[i] += bias[i];
+}
 
 static void for_token_ranges(Transformer *t, int n, RangeFn step, TokenStep *ctx) {
     const Config *c = &t->config;
@@ -270,9 +277,13 @@ static void rotate_and_store_tokens(void *ctx, int begin, int end, int thread) {
     size_t q_dim = (size_t)c->n_heads * c->head_dim, kv_dim = (size_t)c->n_kv_heads * c->head_dim;
     int rotate_keys = t->options.key_policy == KEYS_ROTATED_AT_STORE;
     int rotate_queries = !self_extend_on(&t->options.self_extend); /* else attention does */
+    const LayerWeights *w = s->weights;
     for (int i = begin; i < end; i++) {
         const float *cs = t->act.cos_sin + (size_t)i * c->rotary_dim;
         float *k = t->act.k + i * kv_dim;
+        add_bias(t->act.q + i * q_dim, w->bq, q_dim);
+        add_bias(k, w->bk, kv_dim);
+        add_bias(t->act.v + i * kv_dim, w->bv, kv_dim);
         if (rotate_queries)
             rope_rotate(t->act.q + i * q_dim, c->n_heads, c->head_dim, c->rotary_dim,
                         c->rope_layout, cs);
@@ -292,7 +303,7 @@ static void swiglu_tokens(void *ctx, int begin, int end, int thread) {
 
 static void attention_layer(Transformer *t, const LayerWeights *w, int layer, int n, int pos) {
     Activations *a = &t->act;
-    TokenStep step = {t, w->rms_att, layer, pos};
+    TokenStep step = {t, w->rms_att, w, layer, pos};
     for_token_ranges(t, n, norm_tokens, &step);
     const Matrix *qkv[3] = {&w->wq, &w->wk, &w->wv};
     float *const qkv_out[3] = {a->q, a->k, a->v};
@@ -301,11 +312,12 @@ static void attention_layer(Transformer *t, const LayerWeights *w, int layer, in
     attention_block(t->pool, &t->attention, &t->attention_scratch, &t->cache, layer, a->q, n,
                     pos, a->att);
     matmul_add(&t->matmul, &w->wo, a->att, n, a->x);
+    for (int i = 0; w->bo && i < n; i++) add_bias(a->x + (size_t)i * t->config.dim, w->bo, t->config.dim);
 }
 
 static void ffn_layer(Transformer *t, const LayerWeights *w, int n) {
     Activations *a = &t->act;
-    TokenStep step = {t, w->rms_ffn, 0, 0};
+    TokenStep step = {t, w->rms_ffn, w, 0, 0};
     for_token_ranges(t, n, norm_tokens, &step);
     const Matrix *gate_up[2] = {&w->w1, &w->w3};
     float *const gate_up_out[2] = {a->gate, a->up};

@@ -1,7 +1,7 @@
-/* gguf_model.c — gguf_open_model(): maps a GGUF file and turns architecture 'llama' into a
- * Model: hyper-parameters and RoPE settings from llama.* keys, weight tensors checked for
- * shape and type (and refused when the model would ignore them), then the vocabulary
- * (gguf_vocab.c). */
+/* gguf_model.c — gguf_open_model(): maps a GGUF file of a llama-family architecture and
+ * turns it into a Model: hyper-parameters and RoPE settings from the architecture's keys
+ * (llama.*, qwen2.*), weight tensors checked for shape and type (and refused when the model
+ * would ignore them), then the vocabulary (gguf_vocab.c). */
 #include "gguf_reader.h"
 
 #include <limits.h>
@@ -14,9 +14,30 @@
 #include "../util/half.h"
 enum { OPTIONAL = 0, REQUIRED = 1 };
 
+/* The llama-family architectures: the same decoder, differing only in the pair layout of
+ * RoPE and in which biases their files may carry (llama.cpp's loaders: llama takes optional
+ * q/k/v and attention-output biases, qwen2 optional q/k/v biases and rotates half-split
+ * pairs, its LLAMA_ROPE_TYPE_NEOX). Others are refused by name. */
+typedef struct {
+    const char *name;
+    RopeLayout layout;
+    int output_bias; /* attn_output.bias allowed */
+} Architecture;
+
+static const Architecture ARCHITECTURES[] = {
+    {"llama", ROPE_LAYOUT_INTERLEAVED, 1},
+    {"qwen2", ROPE_LAYOUT_HALF_SPLIT, 0},
+};
+
+static const Architecture *architecture(const GgufReader *r) {
+    for (size_t i = 0; i < sizeof ARCHITECTURES / sizeof ARCHITECTURES[0]; i++)
+        if (strcmp(r->arch, ARCHITECTURES[i].name) == 0) return &ARCHITECTURES[i];
+    return &ARCHITECTURES[0];
+}
+
 static const GgufKv *find_llama_kv(const GgufReader *r, const char *suffix) {
     char key[128];
-    snprintf(key, sizeof key, "llama.%s", suffix);
+    snprintf(key, sizeof key, "%s.%s", r->arch, suffix);
     return gguf_find_kv(r->file, key);
 }
 
@@ -24,15 +45,15 @@ static const GgufKv *find_llama_kv(const GgufReader *r, const char *suffix) {
 static int read_int_key(GgufReader *r, const char *suffix, int required, int fallback, int *out) {
     const GgufKv *kv = find_llama_kv(r, suffix);
     if (!kv) {
-        if (required) return fail(r->err, r->err_size, "missing key 'llama.%s'", suffix);
+        if (required) return fail(r->err, r->err_size, "missing key '%s.%s'", r->arch, suffix);
         *out = fallback;
         return 0;
     }
     int64_t value;
     if (gguf_kv_int(kv, &value, r->err, r->err_size)) return -1;
     if (value < 0 || value > INT_MAX)
-        return fail(r->err, r->err_size, "key 'llama.%s' value %lld is out of range", suffix,
-                    (long long)value);
+        return fail(r->err, r->err_size, "key '%s.%s' value %lld is out of range", r->arch,
+                    suffix, (long long)value);
     *out = (int)value;
     return 0;
 }
@@ -59,9 +80,13 @@ static int check_architecture(GgufReader *r) {
     if (!kv) return fail(r->err, r->err_size, "missing key 'general.architecture'");
     char arch[64];
     if (gguf_reader_copy_string(r, kv, arch, sizeof arch)) return -1;
-    if (strcmp(arch, "llama") != 0)
-        return fail(r->err, r->err_size, "unsupported architecture '%s' (only 'llama')", arch);
-    return 0;
+    for (size_t i = 0; i < sizeof ARCHITECTURES / sizeof ARCHITECTURES[0]; i++)
+        if (strcmp(arch, ARCHITECTURES[i].name) == 0) {
+            r->arch = ARCHITECTURES[i].name;
+            return 0;
+        }
+    return fail(r->err, r->err_size, "unsupported architecture '%s' (only 'llama' and 'qwen2')",
+                arch);
 }
 
 static int read_rope_settings(GgufReader *r) {
@@ -89,11 +114,12 @@ static int read_rope_settings(GgufReader *r) {
     return 0;
 }
 
-/* Interleaved pairs are llama.cpp's 'llama' rope mode; our own converter may say so
- * explicitly with ropewalk.rope.layout ("interleaved" or "half_split"). */
+/* The architecture's pair layout (interleaved for llama, half-split for qwen2, as llama.cpp
+ * rotates them); our own converter may say it explicitly with ropewalk.rope.layout
+ * ("interleaved" or "half_split"). */
 static int read_rope_layout(GgufReader *r) {
     Config *c = &r->model->config;
-    c->rope_layout = ROPE_LAYOUT_INTERLEAVED;
+    c->rope_layout = architecture(r)->layout;
     const GgufKv *kv = gguf_find_kv(r->file, "ropewalk.rope.layout");
     char layout[32];
     if (!kv) return 0;
@@ -198,6 +224,20 @@ static int load_vector(GgufReader *r, const char *name, int required, int64_t n,
     return 0;
 }
 
+/* blk.i.attn_{q,k,v}.bias (and attn_output.bias where the architecture has it), optional. */
+static int load_biases(GgufReader *r, int i, LayerWeights *l) {
+    const Config *c = &r->model->config;
+    int64_t q_dim = (int64_t)c->n_heads * c->head_dim, kv_dim = (int64_t)c->n_kv_heads * c->head_dim;
+    char name[4][64];
+    static const char *parts[4] = {"attn_q", "attn_k", "attn_v", "attn_output"};
+    for (int k = 0; k < 4; k++) snprintf(name[k], sizeof name[k], "blk.%d.%s.bias", i, parts[k]);
+    if (load_vector(r, name[0], OPTIONAL, q_dim, &l->bq) ||
+        load_vector(r, name[1], OPTIONAL, kv_dim, &l->bk) ||
+        load_vector(r, name[2], OPTIONAL, kv_dim, &l->bv))
+        return -1;
+    return architecture(r)->output_bias ? load_vector(r, name[3], OPTIONAL, c->dim, &l->bo) : 0;
+}
+
 static int load_layer(GgufReader *r, int i) {
     const Config *c = &r->model->config;
     LayerWeights *l = &r->model->weights.layers[i];
@@ -218,7 +258,7 @@ static int load_layer(GgufReader *r, int i) {
         load_matrix(r, name[7], c->dim, c->hidden_dim, &l->w2) ||
         load_matrix(r, up, c->hidden_dim, c->dim, &l->w3))
         return -1;
-    return 0;
+    return load_biases(r, i, l);
 }
 
 /* vocab_size comes from token_embd.weight: ne = [dim, vocab]. */
@@ -280,14 +320,14 @@ static void read_name(GgufReader *r) {
     snprintf(r->model->name, sizeof r->model->name, "%.*s", length, kv->value.s.bytes);
 }
 
-/* Like llama.cpp, refuse tensors the model would ignore (biases, experts, ...): running
+/* Like llama.cpp, refuse tensors the model would ignore (experts, fused qkv, ...): running
  * without them would be a silently different model. */
 static int check_all_used(GgufReader *r) {
     for (uint64_t i = 0; i < r->file->n_tensors; i++) {
         const GgufTensorInfo *t = &r->file->tensors[i];
         if (!r->used[i])
-            return fail(r->err, r->err_size, "tensor '%.*s' is not part of a llama model "
-                        "(unsupported feature)", gguf_print_len(t->name), t->name.bytes);
+            return fail(r->err, r->err_size, "tensor '%.*s' is not part of a %s model "
+                        "(unsupported feature)", gguf_print_len(t->name), t->name.bytes, r->arch);
     }
     return 0;
 }
@@ -316,7 +356,7 @@ int gguf_map_and_parse(Model *model, const char *path, GgufFile *file, char *err
 int gguf_open_model(Model *model, const char *path, char *err, size_t err_size) {
     GgufFile file;
     if (gguf_map_and_parse(model, path, &file, err, err_size)) return -1;
-    GgufReader reader = {model, &file, calloc((size_t)file.n_tensors + 1, 1), err, err_size};
+    GgufReader reader = {model, &file, "llama", calloc((size_t)file.n_tensors + 1, 1), err, err_size};
     int rc = reader.used ? 0 : fail(err, err_size, "out of memory");
     if (rc == 0 && file.n_tensors == 0)
         rc = fail(err, err_size, "'%s' holds a vocabulary and no weights: it opens only for "

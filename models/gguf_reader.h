@@ -9,6 +9,7 @@
 typedef struct {
     Model *model;
     const GgufFile *file;
+    const char *arch;    /* general.architecture, once checked: the prefix of its keys */
     unsigned char *used; /* per tensor: taken by the model */
     char *err;
     size_t err_size;

@@ -169,7 +169,7 @@ static int size_from_tokens(GgufReader *r) {
 int gguf_open_vocabulary(Model *model, const char *path, char *err, size_t err_size) {
     GgufFile file;
     if (gguf_map_and_parse(model, path, &file, err, err_size)) return -1;
-    GgufReader reader = {model, &file, NULL, err, err_size};
+    GgufReader reader = {model, &file, "llama", NULL, err, err_size};
     int rc = size_from_tokens(&reader) || gguf_read_vocab(&reader) ? -1 : 0;
     gguf_free(&file);
     if (rc != 0) model_close(model);

@@ -64,6 +64,9 @@ typedef struct {
     Matrix w1;              /* gate: hidden x dim */
     Matrix w2;              /* down: dim x hidden */
     Matrix w3;              /* up: hidden x dim */
+    /* optional biases (NULL when the file has none): added to q, k, v after their
+     * projections (Qwen2 has them), and to the attention output (llama.cpp's llama allows) */
+    const float *bq, *bk, *bv, *bo;
 } LayerWeights;
 
 typedef struct {

@@ -265,7 +265,7 @@ static const char *write_small_vocab(TestContext *t, const char *name, void (*ch
 
 static void no_merges(ModelVocab *v) { v->n_merges = 0; }
 static void unknown_merge(ModelVocab *v) { static char bad[] = "ab zz"; v->merges[1] = bad, v->merge_lengths[1] = 5; }
-static void other_pre(ModelVocab *v) { snprintf(v->pre_tokenizer, sizeof v->pre_tokenizer, "qwen2"); }
+static void other_pre(ModelVocab *v) { snprintf(v->pre_tokenizer, sizeof v->pre_tokenizer, "deepseek-llm"); }
 static void other_family(ModelVocab *v) {
     static float scores[259];
     snprintf(v->model_name, sizeof v->model_name, "bert");
@@ -285,7 +285,7 @@ static void bad_vocabularies_are_refused(TestContext *t) {
     struct { const char *name, *message; void (*change)(ModelVocab *); } bad[] = {
         {"bpe-no-merges.gguf", "has no merges", no_merges},
         {"bpe-unknown-merge.gguf", "names a token that is not in the vocabulary", unknown_merge},
-        {"bpe-qwen2.gguf", "pre-tokenizer 'qwen2' is not supported", other_pre},
+        {"bpe-deepseek.gguf", "pre-tokenizer 'deepseek-llm' is not supported", other_pre},
         {"bpe-bert.gguf", "tokenizer.ggml.model 'bert' is not supported", other_family},
         {"bpe-no-z.gguf", "has no token for byte 0x7A", missing_byte},
     };

@@ -36,6 +36,7 @@ struct ByteBpeVocab {
     unsigned char byte_spelling_length[256];
     short alphabet_byte[ALPHABET_SIZE]; /* code point -> byte, -1 outside the alphabet */
     int bos_id, eos_id;
+    int max_digits;                     /* the pre-tokenizer's digit run (pretokenize.h) */
 };
 
 /* GPT-2's bytes_to_unicode: printable Latin-1 bytes stand for themselves, the other 68
@@ -101,9 +102,10 @@ static int check_vocab(const TokenizerVocab *vocab, size_t *total_bytes, char *e
     if (n <= 0 || n > (1 << 28)) return fail(err, err_size, "tokenizer vocabulary has %d tokens", n);
     if (!vocab->pieces || !vocab->piece_lengths)
         return fail(err, err_size, "tokenizer vocabulary lacks its pieces or lengths");
-    if (!vocab->pre_tokenizer || strcmp(vocab->pre_tokenizer, "llama-bpe") != 0)
+    if (pretokenizer_digit_run(vocab->pre_tokenizer) == 0)
         return fail(err, err_size, "byte-level BPE pre-tokenizer '%s' is not supported (only "
-                    "'llama-bpe', Llama 3's)", vocab->pre_tokenizer ? vocab->pre_tokenizer : "(none)");
+                    "'llama-bpe', Llama 3's, and 'qwen2')",
+                    vocab->pre_tokenizer ? vocab->pre_tokenizer : "(none)");
     if (vocab->n_merges <= 0 || !vocab->merges || !vocab->merge_lengths)
         return fail(err, err_size, "byte-level BPE vocabulary has no merges (tokenizer.ggml.merges)");
     if (vocab->bos_id < -1 || vocab->bos_id >= n || vocab->eos_id < -1 || vocab->eos_id >= n)
@@ -159,6 +161,7 @@ ByteBpeVocab *byte_bpe_create(const TokenizerVocab *vocab, char *err, size_t err
     }
     v->n_tokens = n, v->merge_mask = slots - 1;
     v->bos_id = vocab->bos_id, v->eos_id = vocab->eos_id;
+    v->max_digits = pretokenizer_digit_run(vocab->pre_tokenizer);
     build_alphabet(v);
     if (index_tokens(v, vocab, err, err_size)) {
         byte_bpe_free(v);
@@ -250,7 +253,7 @@ int byte_bpe_encode(const ByteBpeVocab *v, const char *text, size_t len, int *id
     BpeSymbol *symbols = malloc(2 * len * sizeof *symbols);
     Output o = {v, ids, max_ids, 0};
     int rc = ends && spelled && symbols ? 0 : -1;
-    size_t n_words = rc ? 0 : pretokenize_llama3(text, len, ends);
+    size_t n_words = rc ? 0 : pretokenize(text, len, v->max_digits, ends);
     for (size_t w = 0, start = 0; w < n_words && rc == 0; start = ends[w++])
         rc = encode_word(&o, spelled, spell(v, text + start, ends[w] - start, spelled), symbols);
     free(ends);

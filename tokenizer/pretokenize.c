@@ -8,12 +8,14 @@
 #include "utf8.h"
 
 #include <stdint.h>
+#include <string.h>
 
 enum { END_OF_TEXT = 0xFFFFFFFFu, NOT_A_CHARACTER = 0xFFFFFFFEu };
 
 typedef struct {
     const unsigned char *text;
     size_t len;
+    int max_digits; /* \p{N}{1,max_digits} */
 } Cursor;
 
 /* The code point at byte offset at (END_OF_TEXT past the end, NOT_A_CHARACTER for a byte
@@ -82,7 +84,7 @@ static size_t match_word(const Cursor *c, size_t at) {
     }
     if (!is_newline(cp) && !is_number(cp) && (is_letter(cp) || is_letter(peek(c, at + n, &n2))))
         return skip_run(c, at + n, is_letter, INT32_MAX);                /* [^\r\n\p{L}\p{N}]?\p{L}+ */
-    if (is_number(cp)) return skip_run(c, at, is_number, 3);             /* \p{N}{1,3} */
+    if (is_number(cp)) return skip_run(c, at, is_number, c->max_digits); /* \p{N}{1,3} */
     size_t from = cp == ' ' ? at + n : at;
     if (is_other(peek(c, from, &n2))) {                                  /*  ?[^\s\p{L}\p{N}]+[\r\n]* */
         size_t end = skip_run(c, from, is_other, INT32_MAX);
@@ -92,8 +94,15 @@ static size_t match_word(const Cursor *c, size_t at) {
     return end > at ? end : at + n;                                      /* no match: one character */
 }
 
-size_t pretokenize_llama3(const char *text, size_t len, size_t *ends) {
-    Cursor c = {(const unsigned char *)text, len};
+int pretokenizer_digit_run(const char *name) {
+    if (!name) return 0;
+    if (strcmp(name, "llama-bpe") == 0) return 3;
+    if (strcmp(name, "qwen2") == 0) return 1;
+    return 0;
+}
+
+size_t pretokenize(const char *text, size_t len, int max_digits, size_t *ends) {
+    Cursor c = {(const unsigned char *)text, len, max_digits};
     size_t count = 0;
     for (size_t at = 0; at < len; at = ends[count++]) ends[count] = match_word(&c, at);
     return count;

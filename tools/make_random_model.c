@@ -11,7 +11,8 @@
  *   make_random_model OUT.gguf [--shape 110M|42M|1B] [--dim N] [--hidden N] [--layers N]
  *       [--heads N] [--kv-heads N] [--vocab N | --vocab-from FILE.gguf] [--context N]
  *       [--type f32|f16|q8_0|q4_0] [--seed N] [--stddev S] [--freq-base F]
- *       [--rope-freqs llama3[:FACTOR:LOW:HIGH:ORIGINAL]] [--tied]                          */
+ *       [--rope-freqs llama3[:FACTOR:LOW:HIGH:ORIGINAL]] [--tied] [--arch llama|qwen2]
+ *       [--pre NAME]                                                                      */
 #include "../models/gguf_vocab_writer.h"
 #include "../models/gguf_writer.h"
 #include "../models/model.h"
@@ -35,6 +36,8 @@ typedef struct {
     int tied; /* no output.weight: the classifier is token_embd.weight */
     double stddev, freq_base;
     const char *vocab_from; /* NULL: the minimal vocabulary */
+    const char *arch;       /* "llama" or "qwen2" (q/k/v biases, half-split RoPE pairs) */
+    const char *pre;        /* tokenizer.ggml.pre to write instead of --vocab-from's */
     int llama3_freqs;       /* write rope_freqs.weight from the four numbers below */
     double rope_factor, low_freq_factor, high_freq_factor, original_context;
 } Options;
@@ -43,7 +46,8 @@ static const char USAGE[] =
     "usage: make_random_model OUT.gguf [--shape 110M|42M|1B] [--dim N] [--hidden N] [--layers N]\n"
     "           [--heads N] [--kv-heads N] [--vocab N | --vocab-from FILE.gguf] [--context N]\n"
     "           [--type f32|f16|q8_0|q4_0] [--seed N] [--stddev S] [--freq-base F]\n"
-    "           [--rope-freqs llama3[:FACTOR:LOW:HIGH:ORIGINAL]] [--tied]\n"
+    "           [--rope-freqs llama3[:FACTOR:LOW:HIGH:ORIGINAL]] [--tied] [--arch llama|qwen2]\n"
+    "           [--pre NAME]\n"
     "  random ~N(0, 0.02) weights in a llama GGUF, for speed and engine-against-engine checks\n"
     "  --shape 110M   dim 768, hidden 2048, 12 layers, 12 heads, 12 kv heads, vocab 32000\n"
     "  --shape 42M    dim 512, hidden 1376, 8 layers, 8 heads, 8 kv heads, vocab 32000\n"
@@ -58,7 +62,10 @@ static const char USAGE[] =
     "  --freq-base    llama.rope.freq_base (default 10000)\n"
     "  --rope-freqs   rope_freqs.weight with Llama 3's scaling baked in, as llama.cpp's\n"
     "                 converter writes it (default numbers: Llama 3.2's 32:1:4:8192)\n"
-    "  --tied         no separate output matrix (default: output.weight is written)\n";
+    "  --tied         no separate output matrix (default: output.weight is written)\n"
+    "  --arch         llama (default) or qwen2: qwen2.* keys, random q/k/v biases (llama.cpp\n"
+    "                 then rotates half-split pairs)\n"
+    "  --pre          tokenizer.ggml.pre to write with --vocab-from's vocabulary\n";
 
 /* ---------------------------------------------------------------- random numbers */
 
@@ -189,6 +196,16 @@ static int parse_flag(Options *o, const char *flag, const char *value, char *err
         o->vocab_from = value;
         return 0;
     }
+    if (strcmp(flag, "--arch") == 0) {
+        if (strcmp(value, "llama") != 0 && strcmp(value, "qwen2") != 0)
+            return fail(err, err_size, "--arch '%s' is not llama or qwen2", value);
+        o->arch = value;
+        return 0;
+    }
+    if (strcmp(flag, "--pre") == 0) {
+        o->pre = value;
+        return 0;
+    }
     if (strcmp(flag, "--context") == 0) { /* does not make a preset custom */
         long parsed;
         if (parse_int(flag, value, 1, 1 << 24, &parsed, err, err_size)) return -1;
@@ -227,6 +244,7 @@ static int parse_options(int argc, char **argv, Options *o, char *err, size_t er
     o->seed = 1;
     o->stddev = WEIGHT_STDDEV;
     o->freq_base = 10000;
+    o->arch = "llama";
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--tied") == 0) {
             o->tied = 1;
@@ -241,6 +259,7 @@ static int parse_options(int argc, char **argv, Options *o, char *err, size_t er
         }
     }
     if (!o->output) return fail(err, err_size, "expected OUT.gguf");
+    if (o->pre && !o->vocab_from) return fail(err, err_size, "--pre needs --vocab-from");
     if (!o->kv_heads) o->kv_heads = o->heads;
     return check_shape(o, err, err_size);
 }
@@ -257,25 +276,27 @@ static int add_model_keys(GgufWriter *w, const Options *o, char *err, size_t err
              o->shape_name[0] ? o->shape_name : "custom", o->tied ? ", tied output" : "",
              o->seed, o->stddev);
     uint32_t head_dim = (uint32_t)(o->dim / o->heads);
-    return gguf_writer_add_string(w, "general.architecture", "llama", err, err_size) ||
+    char k[11][64];
+    static const char *const suffixes[11] = {
+        "context_length", "embedding_length", "feed_forward_length", "block_count",
+        "attention.head_count", "attention.head_count_kv", "rope.dimension_count",
+        "attention.layer_norm_rms_epsilon", "rope.freq_base"};
+    for (int i = 0; i < 9; i++) snprintf(k[i], sizeof k[i], "%s.%s", o->arch, suffixes[i]);
+    return gguf_writer_add_string(w, "general.architecture", o->arch, err, err_size) ||
            gguf_writer_add_string(w, "general.name", name, err, err_size) ||
            gguf_writer_add_string(w, "general.description", "random weights from "
                                   "tools/make_random_model: for speed measurements and engine "
                                   "comparisons only, never for a claim about a model", err, err_size) ||
            gguf_writer_add_u32(w, "general.file_type", file_type(o->type), err, err_size) ||
-           gguf_writer_add_u32(w, "llama.context_length", (uint32_t)o->context, err, err_size) ||
-           gguf_writer_add_u32(w, "llama.embedding_length", (uint32_t)o->dim, err, err_size) ||
-           gguf_writer_add_u32(w, "llama.feed_forward_length", (uint32_t)o->hidden, err,
-                               err_size) ||
-           gguf_writer_add_u32(w, "llama.block_count", (uint32_t)o->layers, err, err_size) ||
-           gguf_writer_add_u32(w, "llama.attention.head_count", (uint32_t)o->heads, err,
-                               err_size) ||
-           gguf_writer_add_u32(w, "llama.attention.head_count_kv", (uint32_t)o->kv_heads, err,
-                               err_size) ||
-           gguf_writer_add_u32(w, "llama.rope.dimension_count", head_dim, err, err_size) ||
-           gguf_writer_add_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f, err,
-                               err_size) ||
-           gguf_writer_add_f32(w, "llama.rope.freq_base", (float)o->freq_base, err, err_size)
+           gguf_writer_add_u32(w, k[0], (uint32_t)o->context, err, err_size) ||
+           gguf_writer_add_u32(w, k[1], (uint32_t)o->dim, err, err_size) ||
+           gguf_writer_add_u32(w, k[2], (uint32_t)o->hidden, err, err_size) ||
+           gguf_writer_add_u32(w, k[3], (uint32_t)o->layers, err, err_size) ||
+           gguf_writer_add_u32(w, k[4], (uint32_t)o->heads, err, err_size) ||
+           gguf_writer_add_u32(w, k[5], (uint32_t)o->kv_heads, err, err_size) ||
+           gguf_writer_add_u32(w, k[6], head_dim, err, err_size) ||
+           gguf_writer_add_f32(w, k[7], 1e-5f, err, err_size) ||
+           gguf_writer_add_f32(w, k[8], (float)o->freq_base, err, err_size)
                ? -1 : 0;
 }
 
@@ -374,6 +395,17 @@ static int add_random_matrix(GgufWriter *w, TensorStore *s, const Options *o, in
     return gguf_writer_add_tensor(w, name, data, 2, ne, o->type, err, err_size);
 }
 
+/* A vector of n values of N(0, stddev), F32, from its own stream like the matrices. */
+static int add_random_vector(GgufWriter *w, TensorStore *s, const Options *o, int index,
+                             const char *name, int n, char *err, size_t err_size) {
+    float *data = store_alloc(s, (size_t)n);
+    if (!data) return fail(err, err_size, "out of memory for '%s'", name);
+    unsigned long long stream = o->seed * 0x100000001B3ull + (unsigned long long)index;
+    fill_normal(data, (size_t)n, o->stddev, next_u64(&stream));
+    uint64_t ne[1] = {(uint64_t)n};
+    return gguf_writer_add_tensor(w, name, data, 1, ne, TENSOR_F32, err, err_size);
+}
+
 static int add_norm(GgufWriter *w, const TensorStore *s, const char *name, int dim, char *err,
                     size_t err_size) {
     uint64_t ne[1] = {(uint64_t)dim};
@@ -396,6 +428,11 @@ static int add_layer(GgufWriter *w, TensorStore *s, const Options *o, int layer,
         snprintf(name, sizeof name, "blk.%d.%s.weight", layer, parts[k]);
         if (add_random_matrix(w, s, o, 2 + 7 * layer + k, name, rows[k], cols[k], err,
                               err_size))
+            return -1;
+    }
+    for (int k = 0; strcmp(o->arch, "qwen2") == 0 && k < 3; k++) { /* q, k, v biases */
+        snprintf(name, sizeof name, "blk.%d.%s.bias", layer, parts[k]);
+        if (add_random_vector(w, s, o, 1000000 + 3 * layer + k, name, rows[k], err, err_size))
             return -1;
     }
     return 0;
@@ -450,6 +487,8 @@ static int add_vocabulary(GgufWriter *w, Options *o, Vocab *minimal, char *err, 
     Model source;
     if (model_open_vocabulary(&source, o->vocab_from, err, err_size)) return -1;
     o->vocab = source.vocab.n_tokens;
+    if (o->pre)
+        snprintf(source.vocab.pre_tokenizer, sizeof source.vocab.pre_tokenizer, "%s", o->pre);
     int rc = gguf_writer_add_model_vocab(w, &source.vocab, err, err_size);
     model_close(&source);
     return rc;

@@ -3,6 +3,8 @@
 # tests/test_llama3_model.c checks ./run against. Run by a developer, never by `make test`:
 #
 #   LLAMA_BIN=path/to/llama.cpp/build/bin tests/llama3/make_llamacpp_reference.sh
+#   LLAMA_BIN=... tests/llama3/make_llamacpp_reference.sh tests/qwen2/qwen2-tiny.gguf \
+#       tests/qwen2/llamacpp.json         # the same figures for the Qwen2-shaped model
 #
 # LLAMA_BIN holds llama-perplexity and llama-completion, built from the source that the npm
 # package node-llama-cpp bundles (docs/bench/vs_llamacpp.md says how). The model is
@@ -23,8 +25,9 @@ done
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 cd "$ROOT"
-make tests/llama3/llama3-tiny.gguf >/dev/null
-MODEL=tests/llama3/llama3-tiny.gguf
+MODEL=${1:-tests/llama3/llama3-tiny.gguf}
+OUT=${2:-$HERE/llamacpp.json}
+make "$MODEL" >/dev/null
 TEXT=models/kjv-heldout.txt
 
 ppl() { # [more flags] -> the final estimate
@@ -56,5 +59,5 @@ VERSION=$("$LLAMA_BIN/llama-perplexity" --version 2>&1 | sed -n 's/^version: //p
 "
     done
     printf '\n  ],\n  "eog": [%s]\n}\n' "$(eog)"
-} > "$HERE/llamacpp.json"
-echo "wrote $HERE/llamacpp.json"
+} > "$OUT"
+echo "wrote $OUT"

@@ -24,8 +24,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 cd "$ROOT"
 MODELS="models/kjv.gguf ../shared/models/stories260K.gguf ../shared/models/llama-2-tiny-random.gguf
-        tests/llama3/llama3-vocab.gguf tests/llama3/llama3-tiny.gguf"
-make tests/llama3/llama3-vocab.gguf tests/llama3/llama3-tiny.gguf >/dev/null
+        tests/llama3/llama3-vocab.gguf tests/llama3/llama3-tiny.gguf tests/qwen2/qwen2-tiny.gguf"
+make tests/llama3/llama3-vocab.gguf tests/llama3/llama3-tiny.gguf tests/qwen2/qwen2-tiny.gguf >/dev/null
 TEXTS="models/kjv-heldout.txt $(ls ../shared/data/*.txt)"
 for m in $MODELS; do [ -f "$m" ] || die "no $m"; done
 
