@@ -319,3 +319,13 @@ void rope_rotate(float *x, int n_heads, int head_dim, int rotary_dim, RopeLayout
         }
     }
 }
+
+void rope_rotate_to(const RopeConfig *cfg, RopeLayout layout, int seq_len, double position,
+                    const float *x, float *out) {
+    double inv_freq[ROPE_MAX_PAIRS];
+    float cos_sin[2 * ROPE_MAX_PAIRS];
+    double factor = rope_inv_freq(cfg, seq_len, inv_freq);
+    rope_cos_sin(inv_freq, cfg->rotary_dim / 2, factor, position, cos_sin);
+    memcpy(out, x, (size_t)cfg->head_dim * sizeof *x);
+    rope_rotate(out, 1, cfg->head_dim, cfg->rotary_dim, layout, cos_sin);
+}

@@ -69,6 +69,11 @@ int rope_depends_on_length(const RopeConfig *cfg);
 void rope_cos_sin(const double *inv_freq, int n_pairs, double attention_factor, double position,
                   float *cos_sin);
 
+/* A copy of one head x (head_dim floats) rotated to `position` with the mode's frequencies
+ * at length seq_len, attention factor included, into out. */
+void rope_rotate_to(const RopeConfig *cfg, RopeLayout layout, int seq_len, double position,
+                    const float *x, float *out);
+
 /* Rotates n_heads heads of x (each head_dim long, contiguous) by the table cos_sin of
  * rotary_dim/2 pairs; dimensions past rotary_dim are left alone. */
 void rope_rotate(float *x, int n_heads, int head_dim, int rotary_dim, RopeLayout layout,

@@ -29,16 +29,6 @@ static void fill_random(Rng *r, float *x, int n) {
     for (int i = 0; i < n; i++) x[i] = rng_uniform(r);
 }
 
-/* Rotates a copy of x (one head) to `position` under cfg. */
-static void rotate_at(const RopeConfig *cfg, RopeLayout layout, int seq_len, double position,
-                      const float *x, float *out) {
-    double inv_freq[ROPE_MAX_PAIRS];
-    float cos_sin[2 * ROPE_MAX_PAIRS];
-    double af = rope_inv_freq(cfg, seq_len, inv_freq);
-    rope_cos_sin(inv_freq, cfg->rotary_dim / 2, af, position, cos_sin);
-    memcpy(out, x, (size_t)cfg->head_dim * sizeof *x);
-    rope_rotate(out, 1, cfg->head_dim, cfg->rotary_dim, layout, cos_sin);
-}
 
 static double dot(const float *a, const float *b, int n) {
     double s = 0;
@@ -159,15 +149,15 @@ static void test_relative_position_invariance(TestContext *t) {
             fill_random(&rng, k, 16);
             double first = 0;
             for (int i = 0; i < 4; i++) {
-                rotate_at(&cfg, (RopeLayout)layout, 256, at[i][0], q, qm);
-                rotate_at(&cfg, (RopeLayout)layout, 256, at[i][1], k, kn);
+                rope_rotate_to(&cfg, (RopeLayout)layout, 256, at[i][0], q, qm);
+                rope_rotate_to(&cfg, (RopeLayout)layout, 256, at[i][1], k, kn);
                 double d = dot(qm, kn, 16);
                 if (i == 0) first = d;
                 CHECK(t, fabs(d - first) < 2e-5, "%s layout %d: q_%d.k_%d = %.9g but "
                       "q_7.k_3 = %.9g", rope_scaling_name((RopeScaling)m), layout, at[i][0],
                       at[i][1], d, first);
             }
-            rotate_at(&cfg, (RopeLayout)layout, 256, 5005, q, qm); /* offset 5 differs */
+            rope_rotate_to(&cfg, (RopeLayout)layout, 256, 5005, q, qm); /* offset 5 differs */
             CHECK(t, fabs(dot(qm, kn, 16) - first) > 1e-3, "%s: offsets 4 and 5 give the same "
                   "q.k", rope_scaling_name((RopeScaling)m));
         }
@@ -188,8 +178,8 @@ static void test_linear_positions_equal_frequencies(TestContext *t) {
     static const int positions[] = {0, 1, 37, 1000, 2047};
     for (int i = 0; i < 5; i++) {
         int m = positions[i];
-        rotate_at(&plain, ROPE_LAYOUT_INTERLEAVED, 0, (double)m * L / extended, x, a);
-        rotate_at(&linear, ROPE_LAYOUT_INTERLEAVED, 0, m, x, b);
+        rope_rotate_to(&plain, ROPE_LAYOUT_INTERLEAVED, 0, (double)m * L / extended, x, a);
+        rope_rotate_to(&linear, ROPE_LAYOUT_INTERLEAVED, 0, m, x, b);
         for (int j = 0; j < 64; j++)
             CHECK(t, fabsf(a[j] - b[j]) < 1e-6f, "m=%d dim %d: %.9g vs %.9g", m, j, a[j], b[j]);
     }
@@ -270,7 +260,7 @@ static void test_rotation_preserves_norms(TestContext *t) {
         fill_random(&rng, x, 16);
         double position = trial * 997.0;
         for (int layout = 0; layout < 2; layout++) {
-            rotate_at(&cfg, (RopeLayout)layout, 256, position, x, y);
+            rope_rotate_to(&cfg, (RopeLayout)layout, 256, position, x, y);
             double nx = sqrt(dot(x, x, 16)), ny = sqrt(dot(y, y, 16));
             CHECK(t, rel_diff(ny, nx) < 1e-6, "position %g layout %d: |x| %.9g -> %.9g", position,
                   layout, nx, ny);
@@ -287,8 +277,8 @@ static void test_half_split_is_permuted_interleaved(TestContext *t) {
     float x[16], xh[16], yi[16], yh[16];
     fill_random(&rng, x, 16);
     for (int k = 0; k < 8; k++) { xh[k] = x[2 * k]; xh[k + 8] = x[2 * k + 1]; }
-    rotate_at(&cfg, ROPE_LAYOUT_INTERLEAVED, 256, 123, x, yi);
-    rotate_at(&cfg, ROPE_LAYOUT_HALF_SPLIT, 256, 123, xh, yh);
+    rope_rotate_to(&cfg, ROPE_LAYOUT_INTERLEAVED, 256, 123, x, yi);
+    rope_rotate_to(&cfg, ROPE_LAYOUT_HALF_SPLIT, 256, 123, xh, yh);
     for (int k = 0; k < 8; k++)
         CHECK(t, yh[k] == yi[2 * k] && yh[k + 8] == yi[2 * k + 1],
               "pair %d: half-split (%g, %g) vs interleaved (%g, %g)", k, yh[k], yh[k + 8],
@@ -313,7 +303,7 @@ static void test_partial_rotary_leaves_tail(TestContext *t) {
         for (int h = 0; h < 2; h++) {
             CHECK(t, memcmp(y + 16 * h + 8, x + 16 * h + 8, 8 * sizeof(float)) == 0,
                   "head %d layout %d: tail dims changed", h, layout);
-            rotate_at(&full8, (RopeLayout)layout, 0, 77.0, x + 16 * h, head8);
+            rope_rotate_to(&full8, (RopeLayout)layout, 0, 77.0, x + 16 * h, head8);
             CHECK(t, memcmp(y + 16 * h, head8, sizeof head8) == 0,
                   "head %d layout %d: rotary part differs from a head of 8", h, layout);
         }
@@ -330,15 +320,15 @@ static void test_hand_rotation(TestContext *t) {
     rope_config_init(&d2, ROPE_SCALING_NONE, 2, 10000.0);
     rope_config_init(&d4, ROPE_SCALING_NONE, 4, 10000.0);
     float x2[2] = {1, 0}, y2[2], x4[4] = {0.5f, 0, 1, 0}, y4[4];
-    rotate_at(&d2, ROPE_LAYOUT_INTERLEAVED, 0, PI / 2, x2, y2);
+    rope_rotate_to(&d2, ROPE_LAYOUT_INTERLEAVED, 0, PI / 2, x2, y2);
     CHECK(t, fabsf(y2[0]) < 1e-7f && fabsf(y2[1] - 1) < 1e-7f, "(1,0) -> (%g,%g), want (0,1)",
           y2[0], y2[1]);
-    rotate_at(&d4, ROPE_LAYOUT_INTERLEAVED, 0, 50 * PI, x4, y4);
+    rope_rotate_to(&d4, ROPE_LAYOUT_INTERLEAVED, 0, 50 * PI, x4, y4);
     CHECK(t, fabsf(y4[0] - 0.5f) < 1e-6f && fabsf(y4[1]) < 1e-6f && fabsf(y4[2]) < 1e-6f &&
           fabsf(y4[3] - 1) < 1e-6f, "got (%g,%g,%g,%g), want (0.5,0,0,1)", y4[0], y4[1], y4[2],
           y4[3]);
     d4.attention_factor = 2.0;
-    rotate_at(&d4, ROPE_LAYOUT_INTERLEAVED, 0, 50 * PI, x4, y4);
+    rope_rotate_to(&d4, ROPE_LAYOUT_INTERLEAVED, 0, 50 * PI, x4, y4);
     CHECK(t, fabsf(y4[2]) < 2e-6f && fabsf(y4[3] - 2) < 2e-6f, "af 2: pair 1 (%g,%g), want (0,2)",
           y4[2], y4[3]);
 }

@@ -36,17 +36,6 @@ static RopeConfig mode_config(const Shape *s, RopeScaling mode) {
     return cfg;
 }
 
-/* x rotated to position m with the mode's frequencies at length `length`. */
-static void rotate_to(const RopeConfig *cfg, RopeLayout layout, int length, double m,
-                      const float *x, float *out) {
-    double inv_freq[ROPE_MAX_PAIRS];
-    float cos_sin[2 * ROPE_MAX_PAIRS];
-    double factor = rope_inv_freq(cfg, length, inv_freq);
-    rope_cos_sin(inv_freq, cfg->rotary_dim / 2, factor, m, cos_sin);
-    memcpy(out, x, (size_t)cfg->head_dim * sizeof *x);
-    rope_rotate(out, 1, cfg->head_dim, cfg->rotary_dim, layout, cos_sin);
-}
-
 static double dot(const float *a, const float *b, int n) {
     double s = 0;
     for (int i = 0; i < n; i++) s += (double)a[i] * b[i];
@@ -71,15 +60,15 @@ static void relative(const Shape *s) {
             double lo = INFINITY, hi = -INFINITY;
             printf("| %s | %s |", rope_scaling_name(MODES[m]), layout ? "half-split" : "interleaved");
             for (int i = 0; i < 4; i++) {
-                rotate_to(&cfg, (RopeLayout)layout, s->context, at[i][0], q, qm);
-                rotate_to(&cfg, (RopeLayout)layout, s->context, at[i][1], k, kn);
+                rope_rotate_to(&cfg, (RopeLayout)layout, s->context, at[i][0], q, qm);
+                rope_rotate_to(&cfg, (RopeLayout)layout, s->context, at[i][1], k, kn);
                 double d = dot(qm, kn, s->head_dim);
                 lo = fmin(lo, d);
                 hi = fmax(hi, d);
                 printf(" %.6f |", d);
             }
-            rotate_to(&cfg, (RopeLayout)layout, s->context, 8, q, qm);
-            rotate_to(&cfg, (RopeLayout)layout, s->context, 3, k, kn);
+            rope_rotate_to(&cfg, (RopeLayout)layout, s->context, 8, q, qm);
+            rope_rotate_to(&cfg, (RopeLayout)layout, s->context, 3, k, kn);
             printf(" %.1e | %.6f |\n", hi - lo, dot(qm, kn, s->head_dim));
         }
 }

@@ -42,12 +42,7 @@ eog() { # the EOG ids of llama.cpp's vocabulary (its print_info lines), comma-se
     "$LLAMA_BIN/llama-completion" -m "$MODEL" -p Hi -n 1 --temp 0 -t 2 -no-cnv -lv 4 2>&1 >/dev/null |
         sed -n "s/.*print_info: EOG token *= *\([0-9][0-9]*\) .*/\1/p" | paste -sd, - | sed 's/,/, /g'
 }
-HASH=$(python3 -c '
-import sys
-h = 0xcbf29ce484222325
-for b in open(sys.argv[1], "rb").read():
-    h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
-print("%016x" % h)' "$MODEL")
+HASH=$(python3 "$ROOT/tests/fnv1a64.py" "$MODEL")
 VERSION=$("$LLAMA_BIN/llama-perplexity" --version 2>&1 | sed -n 's/^version: //p' | head -1)
 {
     printf '{\n  "llama_cpp": "%s",\n  "file": "%s",\n  "fnv1a64": "%s",\n' "$VERSION" "$MODEL" "$HASH"
