@@ -128,10 +128,12 @@ static int engine_options(Session *s, const RunOptions *o, char *err, size_t n) 
 static void print_settings(const Session *s, FILE *out) {
     const Config *c = &s->model.config;
     fprintf(out, "model: %s (%s), dim %d, hidden %d, %d layers, %d heads (%d kv), "
-            "head %d, vocab %d, trained context %d\n",
+            "head %d, vocab %d, trained context %d, RoPE pairs %s%s\n",
             s->model.name, s->model.format == MODEL_FORMAT_GGUF ? "GGUF" : "llama2.c",
             c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim,
-            c->vocab_size, c->context_length);
+            c->vocab_size, c->context_length,
+            c->rope_layout == ROPE_LAYOUT_HALF_SPLIT ? "half-split" : "interleaved",
+            s->model.weights.layers && s->model.weights.layers[0].bq ? ", q/k/v biases" : "");
     rope_print_settings(out, &s->engine.rope, s->engine.context,
                         self_extend_on(&s->engine.self_extend));
     self_extend_print_settings(out, &s->engine.self_extend,
