@@ -5,6 +5,7 @@
  * PyTorch computed for the same model and protocol, and is far below a unigram baseline. */
 #include "harness.h"
 
+#include "../engine/sampler.h"
 #include "../engine/transformer.h"
 #include "../models/model.h"
 #include "../tokenizer/model_vocab.h"
@@ -205,7 +206,48 @@ static void test_heldout_perplexity_at_training_context(TestContext *t) {
           exp(unigram));
 }
 
+/* How many 8-grams of ids[0..n) occur earlier in it too. */
+static int repeated_8grams(const int *ids, int n) {
+    int repeats = 0;
+    for (int i = 1; i + 8 <= n; i++)
+        for (int j = 0; j < i; j++)
+            if (memcmp(ids + i, ids + j, 8 * sizeof *ids) == 0) {
+                repeats++;
+                break;
+            }
+    return repeats;
+}
+
+/* models/MODEL_CARD.md: greedy decoding of "In the beginning" runs 64 tokens without a
+ * repeated 8-gram (the earlier, briefly trained model looped at once). */
+static void test_greedy_does_not_loop(TestContext *t) {
+    char err[ERR_LEN] = "";
+    Model m;
+    Transformer *tr = NULL;
+    Tokenizer *tok = tokenizer_open_sentencepiece(SPM_PATH, err, sizeof err);
+    REQUIRE(t, tok && model_open(&m, MODEL_PATH, err, sizeof err) == 0, "%s", err);
+    EngineOptions o = {.context = CONTEXT, .max_batch = CONTEXT, .threads = 2,
+                       .kv_type = KV_F16, .key_policy = KEYS_ROTATED_AT_STORE};
+    rope_config_init(&o.rope, ROPE_SCALING_NONE, m.config.head_dim, m.config.rope.freq_base);
+    int ids[CONTEXT], n = tokenizer_encode(tok, "In the beginning", 16, 1, ids, CONTEXT, err,
+                                           sizeof err);
+    int prompt = n, ok = n > 0 && transformer_create(&tr, &m, &o, err, sizeof err) == 0;
+    const float *logits = ok ? transformer_forward(tr, ids, n, 0, 0, err, sizeof err) : NULL;
+    while (logits && n < prompt + 64) {
+        ids[n] = argmax(logits, m.config.vocab_size);
+        logits = transformer_forward(tr, ids + n, 1, n, 0, err, sizeof err);
+        n++;
+    }
+    CHECK(t, n == prompt + 64, "greedy decoding stopped at %d tokens: %s", n - prompt, err);
+    int repeats = repeated_8grams(ids + prompt, n - prompt);
+    CHECK(t, repeats == 0, "%d of the 64 greedy tokens start an 8-gram seen before", repeats);
+    transformer_free(tr);
+    model_close(&m);
+    tokenizer_free(tok);
+}
+
 static const TestCase default_model_tests[] = {
+    {"greedy_does_not_loop", test_greedy_does_not_loop},
     {"shape_is_documented", test_shape_is_documented},
     {"tokenizers_agree_on_heldout_lines", test_tokenizers_agree_on_heldout_lines},
     {"heldout_perplexity_at_training_context", test_heldout_perplexity_at_training_context},
