@@ -57,7 +57,7 @@ double max_abs_value(const float *a, size_t n) {
     return worst;
 }
 
-#define MAX_IDS 128
+#define MAX_IDS 256 /* the context: a passkey prompt and its answer fit */
 
 double greedy_worst_gap(TestContext *t, const char *path, const char *prompt, const char *text) {
     char err[256] = "";

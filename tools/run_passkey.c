@@ -77,7 +77,7 @@ void passkey_flags_help(FILE *out) {
         "  --passkey-pos I        the key sentence goes before repetition I, 0..N-1 (default random)\n"
         "  --passkey-depth D      or at depth D in 0..1: I = round(D (N - 1))\n"
         "  --passkey-key K        the key, 1..50000 (default random)\n"
-        "  --passkey-trials T     trials (default 1); -s/--seed S fixes the random keys and positions\n");
+        "  --passkey-trials T     trials (default 1); --seed S fixes the random keys and positions\n");
 }
 
 char *passkey_prompt(int n_junk, int pos, int key) {

@@ -85,4 +85,6 @@ VERSION=$("$LLAMA_BIN/llama-perplexity" --version 2>&1 | sed -n 's/^version: //p
     done
     printf '\n  ]\n}\n'
 } > "$HERE/reference.json"
+python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$HERE/reference.json" ||
+    die "reference.json is not valid JSON: a llama.cpp run gave no figure (run again)"
 echo "wrote $HERE/reference.json"
