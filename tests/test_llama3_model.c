@@ -12,7 +12,7 @@
  *     with --rope-scaling none, which drops them: then ppl moves away by more than the
  *     tolerance (5e-3 measured), so the check sees whether the divisors are applied, once;
  *   - 32 greedy tokens on three prompts: llama-completion's text (1 of 3 identical), or
- *     parting at a near-tie (tests/engine_fixture.h's greedy_worst_gap, limit NEAR_TIE);
+ *     parting at a near-tie (tests/engine_fixture.h's greedy_worst_gap, limit near_tie);
  *   - the tokens that end generation, as ./run's settings name them: llama.cpp's
  *     end-of-generation set for the same file (its load log's "EOG" list).
  * The Qwen2-shaped file (suite qwen2_model; QWEN2_TINY_FLAGS in the Makefile) has the
@@ -32,23 +32,33 @@
 #include "engine_fixture.h"
 #include "harness.h"
 
+/* near_tie: how far llama.cpp's chosen tokens may sit below our best logit where the texts
+ * part. llama.cpp multiplies q by the f16 key cache in f16 (q rounded to f16) and the
+ * attention weights by the f16 values in f16, even with -fa off; ./run keeps both in float;
+ * and ./run's kernel families round differently among themselves (the AVX-512 tiles quantise
+ * activations to Q8_0 as llama.cpp does; the portable build sends a block of 16 tokens or
+ * more, as the near-tie check feeds, to sgemm on float activations). With these
+ * models' peaked random attention that moves logits by several 1e-2 or more.
+ *   Llama-3-shaped: worst gap over llama.cpp's continuation 0.0021 ("The capital of France
+ *   is") and 0.0395 ("In the beginning God created") with the AVX-512 kernels, 0.0000 and
+ *   0.0759 with the portable ones; the limit, 0.15, leaves twice the worst.
+ *   Qwen2-shaped (random q/k/v biases make attention more peaked still): on llama.cpp's
+ *   continuation of "The capital of France is" ./run's own AVX-512 and portable logits are
+ *   up to 0.31 apart (rms 0.05), and two logits can move apart by twice that; llama.cpp's
+ *   token there sits 0.0000 below our best with AVX-512 and 0.2495 with the portable
+ *   kernels. The limit, 0.5, is that spread; a wrong bias or pair layout moves logits by
+ *   whole units (their sd is 2.3) and the ppl check sees it by orders of magnitude.
+ * The perplexities agree to 1.1e-4 (Llama 3) and 3.1e-4 (Qwen2) all the same. */
 typedef struct {
     const char *model, *reference;
     int rope_freqs; /* the file carries rope_freqs.weight: check the mode flags against it */
+    double near_tie;
 } ModelCase;
 
-static const ModelCase LLAMA3 = {"tests/llama3/llama3-tiny.gguf", "tests/llama3/llamacpp.json", 1};
-static const ModelCase QWEN2 = {"tests/qwen2/qwen2-tiny.gguf", "tests/qwen2/llamacpp.json", 0};
+static const ModelCase LLAMA3 = {"tests/llama3/llama3-tiny.gguf", "tests/llama3/llamacpp.json", 1, 0.15};
+static const ModelCase QWEN2 = {"tests/qwen2/qwen2-tiny.gguf", "tests/qwen2/llamacpp.json", 0, 0.5};
 #define HELDOUT "models/kjv-heldout.txt"
 #define PPL_TOLERANCE 1e-3
-/* How far llama.cpp's chosen tokens may sit below our best logit where the texts part.
- * llama.cpp multiplies q by the f16 key cache in f16 (q rounded to f16) and the attention
- * weights by the f16 values in f16, even with -fa off; ./run keeps both in float. With this
- * model's peaked random attention that moves logits by several 1e-2. Measured, worst over
- * llama.cpp's continuation: 0.0021 ("The capital of France is") and 0.0395 ("In the
- * beginning God created") with the AVX-512 kernels, 0.0000 and 0.0759 with the portable
- * ones; the limit leaves twice the worst. The perplexities agree to 1.1e-4 all the same. */
-#define NEAR_TIE 0.15
 
 /* ./run's ppl of the model under llama-perplexity's protocol, with extra RoPE flags. */
 static double run_ppl(TestContext *t, const ModelCase *m, const char *const *rope_flags) {
@@ -136,8 +146,8 @@ static void greedy_matches_llamacpp(TestContext *t, const ModelCase *m) {
         snprintf(text, sizeof text, "%.*s", (int)valid_utf8_prefix(want, w), want);
         double gap = greedy_worst_gap(t, m->model, prompt, text);
         fprintf(stderr, "      \"%s\": parts from llama.cpp; its tokens within %.4f of our best\n", prompt, gap);
-        CHECK(t, gap >= 0 && gap <= NEAR_TIE, "\"%s\": got \"%.*s\", llama.cpp \"%s\", whose tokens the engine "
-              "rates up to %.3g below its best (limit %g)", prompt, (int)o, out, text, gap, NEAR_TIE);
+        CHECK(t, gap >= 0 && gap <= m->near_tie, "\"%s\": got \"%.*s\", llama.cpp \"%s\", whose tokens the engine "
+              "rates up to %.3g below its best (limit %g)", prompt, (int)o, out, text, gap, m->near_tie);
     }
     CHECK(t, n == 3, "%d greedy references, expected 3", n);
     fprintf(stderr, "      %d of %d greedy texts identical to llama.cpp's\n", identical, n);
