@@ -852,7 +852,19 @@ static void test_bench_json(TestContext *t) {
     CHECK(t, json_number(doc, "depth", -1) == 5 && json_number(doc, "threads", 0) == 1 &&
           json_number(doc, "prompt", 0) == 8 && json_number(doc, "gen", 0) == 3,
           "settings: %.300s", r.out);
-    CHECK(t, json_number(doc, "model_bytes", 0) > 1e6, "model_bytes: %.300s", r.out);
+    CHECK(t, json_number(doc, "model_bytes", 0) == 6857728, "model_bytes: %.300s", r.out);
+    /* The work behind the rates, by hand for kjv.gguf (dim 256, hidden 688, 4 layers, 4 heads,
+     * 2 KV heads of 64, vocab 1024, F16 matrices, untied F16 embedding):
+     *   a layer's matrices hold 256*256*2 + 128*256*2 + 688*256*3 = 724992 weights, 1449984
+     *   bytes; the file's 6857728 weight bytes less the embedding table but one row (1023 rows
+     *   of 512 bytes) are read per token: 6333952; q8_0 K and V rows of 128 values are 136 bytes
+     *   each, 1088 per position over 4 layers, at the timed tokens' mean position 5 + (3+1)/2 = 7:
+     *   7616 more, 6341568 in all.
+     *   prefill of 8 tokens after 5: 2*8*724992*4 = 46399488 for the matrices, attention over
+     *   8*5 + 8*9/2 = 76 (token, position) pairs: 4*4*64*76*4 = 311296, and one classifier row:
+     *   2*1024*256 = 524288; 47235072 in all. */
+    CHECK(t, json_number(doc, "decode_bytes_per_token", 0) == 6341568, "decode bytes: %.300s", r.out);
+    CHECK(t, json_number(doc, "prefill_flops", 0) == 47235072, "prefill flops: %.300s", r.out);
     const JsonValue *kv = json_get(doc, "kv_type"), *kernels = json_get(doc, "kernels");
     CHECK(t, kv && kv->kind == JSON_STRING && !strcmp(kv->string, "q8_0"), "kv_type: %.300s",
           r.out);
