@@ -113,10 +113,12 @@ test-avx2: deps
 	$(MAKE) BUILD=build/avx2 OPT="-O2 -march=x86-64-v3" build/avx2/run build/avx2/run_tests
 	TEST_QUICK=1 RUN_BIN=./build/avx2/run ./build/avx2/run_tests $(TEST_FILTER)
 
-# With LLAMA_BENCH=path/to/llama-bench, also ./run against llama.cpp on the same files, one
-# row per weight type (tools/bench_vs_llamacpp.sh; VS_ROUNDS rounds, alternated).
-VS_TYPES ?= 110M-f32 110M-f16 110M-bf16 110M-q8_0 110M-q4_0 110M-q4_1 110M-q5_0 110M-q5_1 \
-    110M-q2_k 110M-q3_k_m 110M-q4_k_m 110M-q5_k_m 110M-q6_k
+# With LLAMA_BENCH=path/to/llama-bench, also ./run against llama.cpp on the same files
+# (tools/bench_vs_llamacpp.sh: VS_ROUNDS rounds alternated, medians, GB/s and GFLOP/s against
+# tools/membw's limits): the Llama-3.2-1B shape in F16, Q8_0, Q4_0, Q4_K_M, Q6_K and the 110M
+# one in F32 and Q8_0, then decode at depth 0..32k on 1B Q4_K_M. LLAMA_QUANTIZE=path makes
+# the K-quant files with llama-quantize. VS_TYPES="110M-q5_1 ..." picks other files.
+VS_TYPES ?= 1B-f16 1B-q8_0 1B-q4_0 1B-q4_k_m 1B-q6_k 110M-f32 110M-q8_0
 bench: all
 	./tools/bench.sh
 	if [ -n "$(LLAMA_BENCH)" ]; then VS_MODELS="$(VS_TYPES)" VS_ROUNDS=$${VS_ROUNDS:-3} \
