@@ -99,12 +99,16 @@ static void quantise_partner(void *ctx, int begin, int end, int thread) {
                              job->partner + (size_t)t * bytes);
 }
 
+enum { ROW_RUN = 16 }; /* also K_GROUP_ROWS: the pool hands out whole runs */
+
 /* ... and every row's integer dot products with them, ROW_RUN rows at a time. */
+
 static void partner_dots(void *ctx, int begin, int end, int thread) {
     (void)thread;
-    enum { ROW_RUN = 16 };
     const RowJob *job = ctx;
     const Matrix *w = job->w;
+    begin *= ROW_RUN;
+    end = end * ROW_RUN < w->rows ? end * ROW_RUN : w->rows;
     size_t bytes = quantised_activation_bytes(w->type, w->cols);
     float dots[ROW_RUN * PARTNER_TOKENS];
     for (int t0 = 0; t0 < job->n_tokens; t0 += PARTNER_TOKENS) {
@@ -258,8 +262,8 @@ static void quantise_for_partner(Matmul *mm, const Matrix *w, const float *x, in
 static void multiply_partner(Matmul *mm, const Matrix *w, int n_tokens, float *y,
                              int accumulate) {
     RowJob job = {w, NULL, y, n_tokens, NULL, accumulate, NULL, mm->partner};
-    parallel_for(mm->pool, w->rows, min_chunk_for_cost((double)w->cols * n_tokens),
-                 partner_dots, &job);
+    parallel_for(mm->pool, (w->rows + ROW_RUN - 1) / ROW_RUN,
+                 min_chunk_for_cost((double)ROW_RUN * w->cols * n_tokens), partner_dots, &job);
 }
 
 /* F16 and BF16 weights read their activations rounded to f16 / bf16, as llama.cpp's CPU

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../util/half.h"
+#include "k_interleaved.h"
 #include "quant.h"
 #include "ops.h"
 
@@ -110,9 +111,13 @@ static void row_dots_quantised(TensorType type, const unsigned char *p, const un
 
 void matrix_rows_dots_quantised(const Matrix *m, int row_begin, int row_end,
                                 const unsigned char *xq, int n_tokens, float *out) {
+    size_t stride = quantised_activation_bytes(m->type, m->cols);
+    /* whole groups of interleaved rows take their kernel (the rest: the file's rows) */
+    for (; m->interleaved && row_begin % K_GROUP_ROWS == 0 && row_end - row_begin >= K_GROUP_ROWS;
+         row_begin += K_GROUP_ROWS, out += (size_t)K_GROUP_ROWS * n_tokens)
+        k_interleaved_dots(m, row_begin / K_GROUP_ROWS, xq, stride, n_tokens, out);
     const unsigned char *p = row_pointer(m, row_begin);
     size_t row_bytes = tensor_bytes(m->type, 1, m->cols);
-    size_t stride = quantised_activation_bytes(m->type, m->cols);
     for (int r = row_begin; r < row_end; r++, p += row_bytes, out += n_tokens)
         row_dots_quantised(m->type, p, xq, stride, n_tokens, m->cols, out);
 }

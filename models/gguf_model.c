@@ -192,7 +192,7 @@ static int load_matrix(GgufReader *r, const char *name, int64_t rows, int64_t co
                     "compute (matrices: %s)", name, tensor_type_name((TensorType)t->type),
                     tensor_types_computed());
     if (check_shape(r, t, cols, rows)) return -1;
-    *out = (Matrix){t->data, (TensorType)t->type, (int)rows, (int)cols};
+    *out = (Matrix){t->data, (TensorType)t->type, (int)rows, (int)cols, NULL};
     r->model->weight_bytes += (size_t)t->n_bytes;
     return 0;
 }

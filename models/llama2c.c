@@ -148,7 +148,7 @@ static void locate_blocks(const Model *m, const Layout *layout, Blocks *b) {
 }
 
 static Matrix f32_matrix(const float *base, int index, int rows, int cols) {
-    return (Matrix){base + (size_t)index * (size_t)rows * (size_t)cols, TENSOR_F32, rows, cols};
+    return (Matrix){base + (size_t)index * (size_t)rows * (size_t)cols, TENSOR_F32, rows, cols, NULL};
 }
 
 static int assign_weights(Model *m, const Blocks *b, char *err, size_t err_size) {

@@ -71,6 +71,7 @@ void model_close(Model *model) {
     free(model->weights.layers);
     model_vocab_free(&model->vocab);
     free_owned(model);
+    free(model->repacked);
     memset(model, 0, sizeof *model);
 }
 

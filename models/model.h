@@ -16,6 +16,8 @@ typedef struct {
     const void *data;
     TensorType type;
     int rows, cols;
+    const void *interleaved; /* the rows repacked at load for a faster kernel (engine/repack.h),
+                                or NULL: data stays the reference */
 } Matrix;
 
 /* How the two members of a RoPE pair sit inside a head. */
@@ -117,6 +119,8 @@ typedef struct {
     size_t file_bytes;       /* size of the mapped file */
     size_t weight_bytes;     /* bytes of all weight tensors as stored */
     size_t owned_bytes;      /* bytes the reader allocated (converted tensors, vocab) */
+    void *repacked;          /* engine/repack.h's copies of matrices, freed by model_close */
+    size_t repacked_bytes;
     /* private to the readers */
     void *mapping;
     size_t mapping_size;

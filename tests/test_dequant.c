@@ -221,7 +221,7 @@ static void check_case(TestContext *t, const BlockCase *c) {
             put_half(p, (uint16_t)((p[0] | p[1] << 8) + 0x0400));
         }
     int n = 2 * c->values;
-    Matrix m = {row, c->type, 1, n};
+    Matrix m = {row, c->type, 1, n, NULL};
     float got[2 * MAX_VALUES], ones[2 * MAX_VALUES];
     dequantize_row(&m, 0, got);
     for (int i = 0; i < 4; i++)
@@ -264,7 +264,7 @@ static void second_block_doubles(TestContext *t) {
                 unsigned char *p = row + c->bytes + c->factor_offsets[f];
                 put_half(p, (uint16_t)((p[0] | p[1] << 8) + 0x0400));
             }
-        Matrix m = {row, c->type, 1, 2 * c->values};
+        Matrix m = {row, c->type, 1, 2 * c->values, NULL};
         float got[2 * MAX_VALUES];
         dequantize_row(&m, 0, got);
         int wrong = 0;
@@ -462,7 +462,7 @@ static void bf16_tiles(TestContext *t) {
     for (int i = 0; i < TOKENS * COLS; i++)
         x[i] = (float)((int)(next_random(&state) >> 16) - 32768) / 32768.0f;
     round_row_to_bf16_floats(x, TOKENS * COLS, x);
-    Matrix m = {w, TENSOR_BF16, ROWS, COLS};
+    Matrix m = {w, TENSOR_BF16, ROWS, COLS, NULL};
     for (int pass = 0; pass < 2; pass++) {
         for (int i = 0; i < TOKENS * ROWS; i++) y[i] = pass ? 1.0f : -7.0f;
         Bf16Gemm g = {&m, x, TOKENS, y, ROWS, pass};

@@ -114,7 +114,7 @@ static void test_q8_0_row(TestContext *t) {
     uint16_t scale = 0x3800;
     memcpy(block, &scale, 2);
     for (int i = 0; i < 32; i++) block[2 + i] = (unsigned char)(int8_t)(i - 16);
-    Matrix m = {block, TENSOR_Q8_0, 1, 32};
+    Matrix m = {block, TENSOR_Q8_0, 1, 32, NULL};
     float row[32], ones[32];
     dequantize_row(&m, 0, row);
     for (int i = 0; i < 32; i++) {
@@ -132,7 +132,7 @@ static void test_q4_0_row(TestContext *t) {
     uint16_t scale = 0x4000;
     memcpy(block, &scale, 2);
     for (int j = 0; j < 16; j++) block[2 + j] = (unsigned char)(j | ((15 - j) << 4));
-    Matrix m = {block, TENSOR_Q4_0, 1, 32};
+    Matrix m = {block, TENSOR_Q4_0, 1, 32, NULL};
     float row[32];
     dequantize_row(&m, 0, row);
     for (int j = 0; j < 16; j++) {
@@ -144,7 +144,7 @@ static void test_q4_0_row(TestContext *t) {
 static void test_f16_row_dot(TestContext *t) {
     uint16_t h[4] = {0x3C00, 0xC000, 0x3800, 0x0000}; /* 1, -2, 0.5, 0 */
     float x[4] = {4, 1, 2, 9};                         /* 4 - 2 + 1 + 0 = 3 */
-    Matrix m = {h, TENSOR_F16, 1, 4};
+    Matrix m = {h, TENSOR_F16, 1, 4, NULL};
     CHECK(t, matrix_row_dot(&m, 0, x) == 3.0f, "f16 dot %g", matrix_row_dot(&m, 0, x));
 }
 
@@ -165,7 +165,7 @@ static void test_long_row_dots(TestContext *t) {
         memcpy(q8 + b * 34, &d, 2);
         for (int i = 0; i < 32; i++) q8[b * 34 + 2 + i] = (unsigned char)(int8_t)(rand() % 255 - 127);
     }
-    Matrix mh = {h, TENSOR_F16, 1, COLS}, mq = {q8, TENSOR_Q8_0, 1, COLS};
+    Matrix mh = {h, TENSOR_F16, 1, COLS, NULL}, mq = {q8, TENSOR_Q8_0, 1, COLS, NULL};
     const Matrix *ms[2] = {&mh, &mq};
     for (int k = 0; k < 2; k++) {
         dequantize_row(ms[k], 0, w);
@@ -188,7 +188,7 @@ static void test_q8_activation_dot(TestContext *t) {
     for (int i = 0; i < COLS; i++) x[i] = (float)rand() / RAND_MAX * 4.0f - 2.0f;
     quantize_row_q8_0(wf, COLS, w);
     quantize_row_q8_0(x, COLS, xq);
-    Matrix mw = {w, TENSOR_Q8_0, 1, COLS}, mx = {xq, TENSOR_Q8_0, 1, COLS};
+    Matrix mw = {w, TENSOR_Q8_0, 1, COLS, NULL}, mx = {xq, TENSOR_Q8_0, 1, COLS, NULL};
     dequantize_row(&mw, 0, wf);
     dequantize_row(&mx, 0, xf);
     double exact = 0, with_float_x = 0, bound = 0;
@@ -272,7 +272,7 @@ static void test_q4_0_activation_dot(TestContext *t) {
     }
     for (int i = 0; i < COLS; i++) x[i] = (float)rand() / RAND_MAX * 4.0f - 2.0f;
     quantize_row_q8_0(x, COLS, xq);
-    Matrix mw = {w, TENSOR_Q4_0, 1, COLS}, mx = {xq, TENSOR_Q8_0, 1, COLS};
+    Matrix mw = {w, TENSOR_Q4_0, 1, COLS, NULL}, mx = {xq, TENSOR_Q8_0, 1, COLS, NULL};
     dequantize_row(&mw, 0, wf);
     dequantize_row(&mx, 0, xf);
     double exact = 0;
@@ -319,7 +319,7 @@ static void test_matmul_paths(TestContext *t) {
     ThreadPool *pool = thread_pool_create(2, err, sizeof err);
     Matmul mm;
     REQUIRE(t, pool && matmul_init(&mm, pool, COLS, TOKENS, err, sizeof err) == 0, "%s", err);
-    Matrix m = {w, TENSOR_F32, ROWS, COLS};
+    Matrix m = {w, TENSOR_F32, ROWS, COLS, NULL};
     for (int tokens = 1; tokens <= TOKENS; tokens += TOKENS - 1) {
         matmul(&mm, &m, x, tokens, y);
         for (int tk = 0; tk < tokens; tk++)
@@ -370,7 +370,7 @@ static void activations_seen(TensorType type, int tokens, const float *x, int co
         }
         if (!quantised) { memcpy(out, in, (size_t)cols * sizeof(float)); continue; }
         quantize_row_q8_0(in, cols, xq);
-        Matrix mx = {xq, TENSOR_Q8_0, 1, cols};
+        Matrix mx = {xq, TENSOR_Q8_0, 1, cols, NULL};
         dequantize_row(&mx, 0, out);
     }
 }
@@ -400,7 +400,7 @@ static void test_matmul_quantised_blocks(TestContext *t) {
     const int token_counts[] = {1, 3, 5, 17, 40, TOKENS};
     for (int k = 0; k < 4; k++) {
         encode_rows(types[k], wf, ROWS, COLS, wq);
-        Matrix m = {wq, types[k], ROWS, COLS};
+        Matrix m = {wq, types[k], ROWS, COLS, NULL};
         for (size_t c = 0; c < sizeof token_counts / sizeof *token_counts; c++) {
             int tokens = token_counts[c], add = c % 2; /* every other count adds into y = 1 */
             if (add) for (int i = 0; i < tokens * ROWS; i++) y[i] = 1.0f;
@@ -449,7 +449,7 @@ static void test_matmul_shared_input(TestContext *t) {
         float *ys[MATS];
         for (int k = 0; k < MATS; k++) {
             encode_rows(sets[set][k], wf, rows[k], COLS, wq[k]);
-            m[k] = (Matrix){wq[k], sets[set][k], rows[k], COLS};
+            m[k] = (Matrix){wq[k], sets[set][k], rows[k], COLS, NULL};
             ms[k] = &m[k];
             ys[k] = shared[k];
         }
@@ -524,7 +524,7 @@ static void test_quantised_extremes(TestContext *t) {
             "%s", err);
     for (int q4 = 0; q4 <= 1; q4++) {
         encode_extreme_rows(q4, w);
-        Matrix m = {w, q4 ? TENSOR_Q4_0 : TENSOR_Q8_0, EXT_ROWS, EXT_COLS};
+        Matrix m = {w, q4 ? TENSOR_Q4_0 : TENSOR_Q8_0, EXT_ROWS, EXT_COLS, NULL};
         for (int alone = 0; alone <= 1; alone++) {
             if (alone)
                 for (int tk = 0; tk < EXT_TOKENS; tk++)

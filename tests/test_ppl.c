@@ -41,7 +41,7 @@ typedef struct {
 } Toy;
 
 static Matrix toy_matrix(const float *data) {
-    return (Matrix){data, TENSOR_F32, TOY_DIM, TOY_DIM};
+    return (Matrix){data, TENSOR_F32, TOY_DIM, TOY_DIM, NULL};
 }
 
 static void toy_config(Config *c) {
@@ -75,8 +75,8 @@ static void toy_weights(Toy *toy) {
     l->rms_att = l->rms_ffn = toy->ones;
     l->wq = l->wk = l->wv = l->wo = l->w1 = l->w2 = l->w3 = toy_matrix(toy->zeros);
     Weights *w = &toy->model.weights;
-    w->token_embedding = (Matrix){toy->embedding, TENSOR_F32, TOY_VOCAB, TOY_DIM};
-    w->classifier = (Matrix){toy->classifier, TENSOR_F32, TOY_VOCAB, TOY_DIM};
+    w->token_embedding = (Matrix){toy->embedding, TENSOR_F32, TOY_VOCAB, TOY_DIM, NULL};
+    w->classifier = (Matrix){toy->classifier, TENSOR_F32, TOY_VOCAB, TOY_DIM, NULL};
     w->layers = &toy->layer;
     w->rms_final = toy->ones;
 }

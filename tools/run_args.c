@@ -115,6 +115,7 @@ static int parse_switch(RunOptions *o, const char *flag) {
     else if (!strcmp(flag, "--bench")) o->mode = RUN_BENCH;
     else if (!strcmp(flag, "-v") || !strcmp(flag, "--verbose")) o->verbose = 1;
     else if (!strcmp(flag, "--context-shift")) o->context_shift = 1;
+    else if (!strcmp(flag, "--no-repack")) o->no_repack = 1;
     else if (!strcmp(flag, "--tokenize")) o->mode = RUN_TOKENIZE;
     else if (!strcmp(flag, "--detokenize")) o->mode = RUN_DETOKENIZE;
     else if (!strcmp(flag, "--no-bos")) o->no_bos = 1;
@@ -243,6 +244,8 @@ void run_args_help(FILE *out) {
         "  --context-shift        llama.cpp's answer to a full cache: keep --keep tokens, drop\n"
         "                         half of the rest, re-rotate the cached keys (default off)\n"
         "  --keep N               tokens kept by --context-shift (default 0)\n"
+        "  --no-repack            multiply Q4_K/Q6_K weights from the file's rows, not from the copy\n"
+        "                         interleaved 16 rows at a time at load (AVX-512 VNNI builds)\n"
         "  -v, --verbose          more detail on stderr\n"
         "bench:\n"
         "  --bench-prompt N       prompt tokens to prefill (default 512)\n"

@@ -38,6 +38,7 @@ typedef struct {
     int key_policy;             /* KEY_POLICY_AUTO or a KeyRotationPolicy */
     int stream_window, sinks;   /* --stream-window W --sinks S (0: off) */
     int context_shift, keep;    /* --context-shift, --keep N */
+    int no_repack;              /* --no-repack: no engine/repack.h copies */
     int bench_prompt, bench_gen, bench_depth, bench_repeats;
     int verbose;
     RopeOptions rope;

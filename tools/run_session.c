@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../engine/matmul.h"
+#include "../engine/repack.h"
 #include "../tokenizer/model_vocab.h"
 #include "../util/errors.h"
 
@@ -74,7 +75,8 @@ static int check_memory_plan(const Session *s, FILE *out, char *err, size_t n) {
     EngineMemory plan;
     const Config *c = &s->model.config;
     transformer_memory_plan(c, &s->engine, &plan);
-    size_t weights = s->model.file_bytes + s->model.owned_bytes;
+    size_t repacked = s->no_repack ? 0 : repack_plan_bytes(&s->model);
+    size_t weights = s->model.file_bytes + s->model.owned_bytes + repacked;
     size_t total = weights + plan.total;
     size_t available = available_memory_bytes();
     if (available != 0 && total > available) {
@@ -86,10 +88,10 @@ static int check_memory_plan(const Session *s, FILE *out, char *err, size_t n) {
                     largest_context(c, s->engine, KV_F16, budget),
                     largest_context(c, s->engine, KV_Q8_0, budget));
     }
-    fprintf(out, "memory: weights %.1f MiB (mapped file %.1f + converted %.1f), "
+    fprintf(out, "memory: weights %.1f MiB (mapped file %.1f + converted %.1f + repacked %.1f), "
             "KV cache %.1f MiB (%s, 2 x %d layers x %d positions x %d), "
             "activations %.1f MiB, total %.1f MiB\n",
-            mib(weights), mib(s->model.file_bytes), mib(s->model.owned_bytes), mib(plan.kv_cache),
+            mib(weights), mib(s->model.file_bytes), mib(s->model.owned_bytes), mib(repacked), mib(plan.kv_cache),
             kv_type_name(s->engine.kv_type), c->n_layers, s->engine.context,
             c->n_kv_heads * c->head_dim, mib(plan.activations), mib(total));
     return 0;
@@ -184,7 +186,9 @@ int session_open(Session *s, const RunOptions *o, int need_tokenizer, char *err,
         find_end_tokens(s);
     }
     if (engine_options(s, o, err, n) != 0) goto fail;
+    s->no_repack = o->no_repack;
     if (write_settings(s, err, n) != 0) goto fail;
+    if (!s->no_repack && repack_weights(&s->model, err, n) != 0) goto fail;
     if (transformer_create(&s->transformer, &s->model, &s->engine, err, n) != 0) goto fail;
     return 0;
 fail:

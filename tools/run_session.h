@@ -19,6 +19,7 @@ typedef struct {
     EngineOptions engine;
     RopeFactorStorage rope_storage;
     char *settings_text; /* the effective settings and memory plan, until announced */
+    int no_repack;       /* --no-repack: the matrices stay as the file has them */
 } Session;
 
 /* Opens model, tokenizer (when need_tokenizer) and engine for the options, and writes the
