@@ -12,6 +12,7 @@
 #include "ops.h"
 #include "weight_rows.h"
 #include "bf16_gemm.h"
+#include "q4_0_interleaved.h"
 #include "qgemm.h"
 #include "quant.h"
 
@@ -148,10 +149,19 @@ static void row_dots(void *ctx, int begin, int end, int thread) {
             put(job, t, r, matrix_row_dot(w, r, job->x + (size_t)t * w->cols));
 }
 
-/* Quantised weights: tiles of rows against every token of the block (qgemm.c). */
+/* Rows per unit of the pool's work for Q8_0 / Q4_0 weights: qgemm's tiles, or the groups of
+ * rows repacked at load. */
+static int integer_row_unit(const Matrix *w) { return w->interleaved ? Q4_0_GROUP_ROWS : QGEMM_ROW_UNIT; }
+
+/* Quantised weights: tiles of rows against every token of the block (qgemm.c), or groups of
+ * interleaved rows (q4_0_interleaved.c). */
 static void row_tiles_q8(void *ctx, int begin, int end, int thread) {
     (void)thread;
     const RowJob *job = ctx;
+    if (job->w->interleaved) {
+        q4_0_interleaved_rows(job->w, job->qa, begin, end, job->y, (size_t)job->w->rows, job->accumulate);
+        return;
+    }
     int rows = job->w->rows;
     int last = end * QGEMM_ROW_UNIT < rows ? end * QGEMM_ROW_UNIT : rows;
     qgemm_rows(job->w, job->qa, begin * QGEMM_ROW_UNIT, last, job->y, (size_t)rows,
@@ -248,9 +258,8 @@ static void quantise_activations(Matmul *mm, const Matrix *w, const float *x, in
 static void multiply_quantised(Matmul *mm, const Matrix *w, int n_tokens, float *y,
                                int accumulate) {
     RowJob job = {w, NULL, y, n_tokens, NULL, accumulate, &mm->qa, NULL};
-    int units = (w->rows + QGEMM_ROW_UNIT - 1) / QGEMM_ROW_UNIT;
-    parallel_for(mm->pool, units,
-                 min_chunk_for_cost((double)QGEMM_ROW_UNIT * w->cols * n_tokens), row_tiles_q8,
+    int unit = integer_row_unit(w), units = (w->rows + unit - 1) / unit;
+    parallel_for(mm->pool, units, min_chunk_for_cost((double)unit * w->cols * n_tokens), row_tiles_q8,
                  &job);
 }
 
