@@ -12,7 +12,7 @@
 #include "ops.h"
 #include "weight_rows.h"
 #include "bf16_gemm.h"
-#include "q4_0_interleaved.h"
+#include "legacy_interleaved.h"
 #include "qgemm.h"
 #include "quant.h"
 
@@ -151,7 +151,7 @@ static void row_dots(void *ctx, int begin, int end, int thread) {
 
 /* Rows per unit of the pool's work for Q8_0 / Q4_0 weights: qgemm's tiles, or the groups of
  * rows repacked at load. */
-static int integer_row_unit(const Matrix *w) { return w->interleaved ? Q4_0_GROUP_ROWS : QGEMM_ROW_UNIT; }
+static int integer_row_unit(const Matrix *w) { return w->interleaved ? LEGACY_GROUP_ROWS : QGEMM_ROW_UNIT; }
 
 /* Quantised weights: tiles of rows against every token of the block (qgemm.c), or groups of
  * interleaved rows (q4_0_interleaved.c). */
@@ -159,7 +159,7 @@ static void row_tiles_q8(void *ctx, int begin, int end, int thread) {
     (void)thread;
     const RowJob *job = ctx;
     if (job->w->interleaved) {
-        q4_0_interleaved_rows(job->w, job->qa, begin, end, job->y, (size_t)job->w->rows, job->accumulate);
+        legacy_interleaved_rows(job->w, job->qa, begin, end, job->y, (size_t)job->w->rows, job->accumulate);
         return;
     }
     int rows = job->w->rows;

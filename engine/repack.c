@@ -6,7 +6,7 @@
 
 #include "../util/errors.h"
 #include "k_interleaved.h"
-#include "q4_0_interleaved.h"
+#include "legacy_interleaved.h"
 
 enum { MATRICES_PER_LAYER = 7, ALIGN = 64 };
 
@@ -33,11 +33,11 @@ static size_t walk(Model *m, unsigned char *buffer) {
     size_t total = 0;
     n = multiplied_matrices(m, all, n);
     for (int i = 0; i < n; i++) {
-        size_t k_bytes = k_interleaved_bytes(all[i]), q4_0_bytes = q4_0_interleaved_bytes(all[i]);
-        size_t bytes = k_bytes + q4_0_bytes; /* at most one of them */
+        size_t k_bytes = k_interleaved_bytes(all[i]), legacy_bytes = legacy_interleaved_bytes(all[i]);
+        size_t bytes = k_bytes + legacy_bytes; /* at most one of them */
         if (bytes == 0) continue;
         if (buffer) {
-            (k_bytes ? k_interleave : q4_0_interleave)(all[i], buffer + total);
+            (k_bytes ? k_interleave : legacy_interleave)(all[i], buffer + total);
             all[i]->interleaved = buffer + total;
         }
         total += aligned(bytes);

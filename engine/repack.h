@@ -1,5 +1,5 @@
 /* repack.h — weight matrices copied at load into layouts that faster kernels read (today:
- * Q4_K, Q6_K and Q4_0 rows 16 at a time: k_interleaved.h, q4_0_interleaved.h), as llama.cpp
+ * Q4_K, Q6_K, Q4_0 and Q8_0 rows 16 at a time: k_interleaved.h, legacy_interleaved.h), as llama.cpp
  * repacks its Q4_0 / Q4_K rows. The
  * file's rows stay mapped and remain the reference path; the copies cost memory, which the
  * memory plan counts (repack_plan_bytes) before repack_weights allocates it. */

@@ -1,12 +1,12 @@
 /* test_repack.c — weights repacked at load (engine/repack.h) against the file's own rows:
- * Q4_K, Q6_K and Q4_0 rows interleaved 16 at a time and their VNNI kernels, against the row
+ * Q4_K, Q6_K, Q4_0 and Q8_0 rows interleaved 16 at a time and their VNNI kernels, against the row
  * paths (quant_k.c, qgemm.c) and against double sums over the dequantised rows and activations. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../engine/k_interleaved.h"
-#include "../engine/q4_0_interleaved.h"
+#include "../engine/legacy_interleaved.h"
 #include "../engine/qgemm.h"
 #include "../engine/quant.h"
 #include "../engine/weight_rows.h"
@@ -86,28 +86,29 @@ static void interleaved_matches_rows(TestContext *t, TensorType type, size_t gro
     free(copy), free(w), free(xq), free(wf);
 }
 
-/* Q4_0 rows 16 at a time against qgemm's own rows (its products are llama.cpp's exact block
- * integers scaled by d_w d_x: the same here, summed in another order) and double sums over
- * the dequantised rows and Q8_0 activations, 1-9 tokens, written and added into y; 288
- * bytes a group and block, the file's 18 a row. */
-static void q4_0_matches_rows(TestContext *t) {
+/* Q4_0 and Q8_0 rows 16 at a time against qgemm's own rows (its products are llama.cpp's
+ * exact block integers scaled by d_w d_x: the same here, summed in another order) and double
+ * sums over the dequantised rows and Q8_0 activations, 1-9 tokens, written and added into y;
+ * a group's block is the file's bytes moved: 16 x 18 = 288 (Q4_0), 16 x 34 = 544 (Q8_0). */
+static void legacy_matches_rows(TestContext *t, TensorType type, size_t group_bytes) {
     float *wf = malloc(sizeof(float) * ROWS * COLS), *x = malloc(sizeof(float) * TOKENS * COLS);
     float got[TOKENS * ROWS], want[TOKENS * ROWS], row[COLS];
-    size_t row_bytes = tensor_bytes(TENSOR_Q4_0, 1, COLS);
+    size_t row_bytes = tensor_bytes(type, 1, COLS);
     unsigned char *w = malloc(row_bytes * ROWS), *act = malloc(qgemm_activation_bytes(TOKENS, COLS));
     REQUIRE(t, wf && x && w && act, "out of memory");
     srand(23);
     for (int i = 0; i < ROWS * COLS; i++) wf[i] = (float)rand() / RAND_MAX - 0.5f;
     for (int i = 0; i < TOKENS * COLS; i++) x[i] = (float)rand() / RAND_MAX * 2.0f - 1.0f;
-    for (int r = 0; r < ROWS; r++) encode_row(TENSOR_Q4_0, wf + (size_t)r * COLS, COLS, w + (size_t)r * row_bytes);
-    Matrix file = {w, TENSOR_Q4_0, ROWS, COLS, NULL}, packed = file;
+    for (int r = 0; r < ROWS; r++) encode_row(type, wf + (size_t)r * COLS, COLS, w + (size_t)r * row_bytes);
+    Matrix file = {w, type, ROWS, COLS, NULL}, packed = file;
     QuantizedActivations qa;
     qgemm_activations_init(&qa, act, TOKENS, COLS);
-    qa.cols = COLS, qa.weights = TENSOR_Q4_0;
-    size_t bytes = q4_0_interleaved_bytes(&file);
+    qa.cols = COLS, qa.weights = type;
+    size_t bytes = legacy_interleaved_bytes(&file);
     void *copy = bytes ? malloc(bytes) : NULL;
-    CHECK(t, bytes == 0 || bytes == (size_t)ROWS / 16 * (COLS / 32) * 288, "%zu bytes repacked", bytes);
-    if (copy) q4_0_interleave(&file, copy);
+    CHECK(t, bytes == 0 || bytes == (size_t)ROWS / 16 * (COLS / 32) * group_bytes, "%s: %zu bytes repacked",
+          tensor_type_name(type), bytes);
+    if (copy) legacy_interleave(&file, copy);
     packed.interleaved = copy; /* without a kernel the group function is qgemm's rows */
     for (int tokens = 1; tokens <= TOKENS; tokens++)
         for (int add = 0; add < 2; add++) {
@@ -115,7 +116,7 @@ static void q4_0_matches_rows(TestContext *t) {
             qgemm_quantize(&qa, x, 0, tokens);
             for (int i = 0; i < tokens * ROWS; i++) got[i] = want[i] = add ? 1.0f : 0.0f;
             qgemm_rows(&file, &qa, 0, ROWS, want, ROWS, add);
-            q4_0_interleaved_rows(&packed, &qa, 0, ROWS / 16, got, ROWS, add);
+            legacy_interleaved_rows(&packed, &qa, 0, ROWS / 16, got, ROWS, add);
             double worst_rows = 0, worst_double = 0;
             for (int r = 0; r < ROWS; r++) {
                 dequantize_row(&file, r, row);
@@ -130,14 +131,16 @@ static void q4_0_matches_rows(TestContext *t) {
                     worst_double = fmax(worst_double, fabs(got[at] - ref));
                 }
             }
-            CHECK(t, worst_rows < 1e-4 && worst_double < 1e-4, "Q4_0, %d tokens%s: interleaved vs qgemm rows %.3g, "
-                  "vs double sums %.3g", tokens, add ? " added" : "", worst_rows, worst_double);
+            CHECK(t, worst_rows < 1e-4 && worst_double < 1e-4, "%s, %d tokens%s: interleaved vs qgemm rows %.3g, "
+                  "vs double sums %.3g", tensor_type_name(type), tokens, add ? " added" : "", worst_rows, worst_double);
         }
     free(copy), free(wf), free(x), free(w), free(act);
 }
 
 /* Group sizes: Q4_K 16 x 148 bytes (codes 128, unpacked scales and mins 16, d and dmin 4),
  * Q6_K 16 x 210 (the file's own size: its codes and int8 scales are only moved). */
+static void q4_0_matches_rows(TestContext *t) { legacy_matches_rows(t, TENSOR_Q4_0, 288); }
+static void q8_0_matches_rows(TestContext *t) { legacy_matches_rows(t, TENSOR_Q8_0, 544); }
 static void q4_k_matches_rows(TestContext *t) { interleaved_matches_rows(t, TENSOR_Q4_K, 2368); }
 static void q6_k_matches_rows(TestContext *t) { interleaved_matches_rows(t, TENSOR_Q6_K, 3360); }
 
@@ -145,6 +148,7 @@ static const TestCase repack_tests[] = {
     {"q4_k_interleaved_matches_rows", q4_k_matches_rows},
     {"q6_k_interleaved_matches_rows", q6_k_matches_rows},
     {"q4_0_interleaved_matches_rows", q4_0_matches_rows},
+    {"q8_0_interleaved_matches_rows", q8_0_matches_rows},
     {NULL, NULL},
 };
 TEST_SUITE(repack, repack_tests)
