@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "interleaved_simd.h"
 #include "quant.h"
 
 enum {
@@ -35,16 +36,13 @@ enum {
     Q8_K_QS = 4, Q8_K_BSUMS = 4 + QK_K /* offsets in a Q8_K block: after d; after the codes */
 };
 
-#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__)
-#define HAVE_KERNEL 1
-#endif
 
 static size_t group_bytes(TensorType type) {
     return type == TENSOR_Q4_K ? K4_GROUP_BYTES : type == TENSOR_Q6_K ? K6_GROUP_BYTES : 0;
 }
 
 size_t k_interleaved_bytes(const Matrix *m) {
-#ifdef HAVE_KERNEL
+#ifdef INTERLEAVED_KERNELS
     if (group_bytes(m->type) && m->rows % K_GROUP_ROWS == 0 && m->cols % QK_K == 0)
         return (size_t)(m->rows / K_GROUP_ROWS) * (size_t)(m->cols / QK_K) * group_bytes(m->type);
 #else
@@ -115,22 +113,8 @@ void k_interleave(const Matrix *m, void *out) {
             }
 }
 
-#ifdef HAVE_KERNEL
-#include <immintrin.h>
-
-#define SPECIALISED static inline __attribute__((always_inline))
-/* Each code line is prefetched 8 KB ahead (3 to 4 groups' super-blocks): with the hardware
- * prefetcher alone, 1B Q4_K_M decode read 9.0 GB/s on one core of a 12.6 GB/s machine; with
- * this, 11.4 (1 KB ahead: 9.9, 4 KB: 10.5, 16 KB: 11.3). Prefetches past the end are
- * harmless: they never fault. */
-enum { TOKEN_TILE = 4, PREFETCH_AHEAD = 8192 };
-
-SPECIALISED __m512i broadcast_4_bytes(const unsigned char *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return _mm512_set1_epi32(v);
-}
-
+#ifdef INTERLEAVED_KERNELS
+#define UNROLLED _Pragma("GCC unroll 16") /* the token arrays then live in registers */
 SPECIALISED int16_t activation_sum16(const unsigned char *x, int i) { /* Q8_K's bsums[i] */
     int16_t b;
     memcpy(&b, x + Q8_K_BSUMS + 2 * i, 2);
@@ -145,11 +129,13 @@ SPECIALISED __m512i bytes_to_lanes(const unsigned char *p, int is_signed) {
 /* Q4_K sub-block j (32 values): per row and token, sum of 32 code x activation products. */
 SPECIALISED void q4_k_sums(const unsigned char *w, int j, const unsigned char *const x[], int n, __m512i s[]) {
     const __m512i low = _mm512_set1_epi8(0x0f);
+    UNROLLED
     for (int t = 0; t < n; t++) s[t] = _mm512_setzero_si512();
     for (int c = 0; c < 4; c++) {
         __m512i packed = _mm512_loadu_si512((const void *)(w + (4 * j + c) * 64));
         _mm_prefetch((const char *)(w + PREFETCH_AHEAD + (4 * j + c) * 64), _MM_HINT_T0);
         __m512i lo = _mm512_and_si512(packed, low), hi = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low);
+        UNROLLED
         for (int t = 0; t < n; t++) {
             const unsigned char *q = x[t] + Q8_K_QS + 32 * j + 4 * c;
             s[t] = _mm512_dpbusd_epi32(s[t], lo, broadcast_4_bytes(q));
@@ -162,10 +148,12 @@ SPECIALISED void q4_k_sums(const unsigned char *w, int j, const unsigned char *c
  * (sum x)_j; acc += d_x d isum - d_x dmin msum. */
 SPECIALISED void q4_k_block(const unsigned char *w, const unsigned char *const x[], int n, __m512 acc[]) {
     __m512i isum[TOKEN_TILE], msum[TOKEN_TILE], s[TOKEN_TILE];
+    UNROLLED
     for (int t = 0; t < n; t++) isum[t] = msum[t] = _mm512_setzero_si512();
     for (int j = 0; j < 8; j++) {
         __m512i sc = bytes_to_lanes(w + K4_SCALES + 16 * j, 0), mn = bytes_to_lanes(w + K4_MINS + 16 * j, 0);
         q4_k_sums(w, j, x, n, s);
+        UNROLLED
         for (int t = 0; t < n; t++) {
             int32_t sum_x = activation_sum16(x[t], 2 * j) + activation_sum16(x[t], 2 * j + 1);
             isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(s[t], sc));
@@ -174,6 +162,7 @@ SPECIALISED void q4_k_block(const unsigned char *w, const unsigned char *const x
     }
     __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + K4_DS)));
     __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + K4_DMINS)));
+    UNROLLED
     for (int t = 0; t < n; t++) {
         float dx;
         memcpy(&dx, x[t], sizeof dx);
@@ -201,10 +190,12 @@ SPECIALISED void q6_k_units(const unsigned char *sub, __m512i u[4]) {
  * Q8_K's sums; acc += d_x d isum. */
 SPECIALISED void q6_k_block(const unsigned char *w, const unsigned char *const x[], int n, __m512 acc[]) {
     __m512i isum[TOKEN_TILE];
+    UNROLLED
     for (int t = 0; t < n; t++) isum[t] = _mm512_setzero_si512();
     for (int j = 0; j < 16; j++) {
         __m512i u[4], sc = bytes_to_lanes(w + K6_SCALES + 16 * j, 1);
         q6_k_units(w + j * K6_SUB_BYTES, u);
+        UNROLLED
         for (int t = 0; t < n; t++) {
             const unsigned char *q = x[t] + Q8_K_QS + 16 * j;
             __m512i s = _mm512_set1_epi32(-32 * activation_sum16(x[t], j));
@@ -213,6 +204,7 @@ SPECIALISED void q6_k_block(const unsigned char *w, const unsigned char *const x
         }
     }
     __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + K6_DS)));
+    UNROLLED
     for (int t = 0; t < n; t++) {
         float dx;
         memcpy(&dx, x[t], sizeof dx);
@@ -225,12 +217,15 @@ SPECIALISED void tile_dots(TensorType type, const unsigned char *w, int blocks, 
                            size_t stride, int n, float *out, int out_stride) {
     __m512 acc[TOKEN_TILE];
     const unsigned char *x[TOKEN_TILE];
+    UNROLLED
     for (int t = 0; t < n; t++) acc[t] = _mm512_setzero_ps();
     for (int b = 0; b < blocks; b++, w += group_bytes(type)) {
+        UNROLLED
         for (int t = 0; t < n; t++) x[t] = xq + (size_t)t * stride + (size_t)b * Q8_K_BYTES;
         if (type == TENSOR_Q4_K) q4_k_block(w, x, n, acc);
         else q6_k_block(w, x, n, acc);
     }
+    UNROLLED
     for (int t = 0; t < n; t++) {
         float rows[K_GROUP_ROWS];
         _mm512_storeu_ps(rows, acc[t]);

@@ -18,16 +18,15 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "interleaved_simd.h"
+
 enum { Q4_0_BYTES = 18, Q8_0_BYTES = 34, Q4_0_DS = 256, Q8_0_DS = 512 };
 
 static size_t group_bytes(TensorType type) { return (type == TENSOR_Q4_0 ? Q4_0_DS : Q8_0_DS) + 32; }
 
-#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__)
-#define HAVE_KERNEL 1
-#endif
 
 size_t legacy_interleaved_bytes(const Matrix *m) {
-#ifdef HAVE_KERNEL
+#ifdef INTERLEAVED_KERNELS
     if ((m->type == TENSOR_Q4_0 || m->type == TENSOR_Q8_0) && m->rows % LEGACY_GROUP_ROWS == 0 &&
         m->cols % QK_BLOCK == 0)
         return (size_t)(m->rows / LEGACY_GROUP_ROWS) * (size_t)(m->cols / QK_BLOCK) * group_bytes(m->type);
@@ -60,19 +59,7 @@ void legacy_interleave(const Matrix *m, void *out) {
                                      (size_t)b * block_bytes, r, group);
 }
 
-#ifdef HAVE_KERNEL
-#include <immintrin.h>
-
-#define SPECIALISED static inline __attribute__((always_inline))
-/* Code lines prefetched 8 KB ahead, as k_interleaved.c measured for Q4_K. */
-enum { TOKEN_TILE = 4, PREFETCH_AHEAD = 8192 };
-
-SPECIALISED __m512i broadcast_4_bytes(const unsigned char *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return _mm512_set1_epi32(v);
-}
-
+#ifdef INTERLEAVED_KERNELS
 /* A block's units against the tokens' activation bytes q[t] (32 each): Q4_0's 4 registers
  * split into their nibbles, Q8_0's 8 registers as they are. */
 SPECIALISED void block_sums(TensorType type, const unsigned char *w, const unsigned char *const q[], int n,
