@@ -43,8 +43,8 @@ static size_t group_bytes(TensorType type) {
 
 size_t k_interleaved_bytes(const Matrix *m) {
 #ifdef INTERLEAVED_KERNELS
-    if (group_bytes(m->type) && m->rows % K_GROUP_ROWS == 0 && m->cols % QK_K == 0)
-        return (size_t)(m->rows / K_GROUP_ROWS) * (size_t)(m->cols / QK_K) * group_bytes(m->type);
+    if (group_bytes(m->type) && m->rows % REPACK_GROUP_ROWS == 0 && m->cols % QK_K == 0)
+        return (size_t)(m->rows / REPACK_GROUP_ROWS) * (size_t)(m->cols / QK_K) * group_bytes(m->type);
 #else
     (void)m;
 #endif
@@ -104,11 +104,11 @@ void k_interleave(const Matrix *m, void *out) {
     int blocks = m->cols / QK_K, q4 = m->type == TENSOR_Q4_K;
     size_t block_bytes = q4 ? Q4_K_BYTES : Q6_K_BYTES, row_bytes = (size_t)blocks * block_bytes;
     unsigned char *group = out;
-    for (int g = 0; g < m->rows / K_GROUP_ROWS; g++)
+    for (int g = 0; g < m->rows / REPACK_GROUP_ROWS; g++)
         for (int b = 0; b < blocks; b++, group += group_bytes(m->type))
-            for (int r = 0; r < K_GROUP_ROWS; r++) {
+            for (int r = 0; r < REPACK_GROUP_ROWS; r++) {
                 const unsigned char *src = (const unsigned char *)m->data +
-                                           (size_t)(K_GROUP_ROWS * g + r) * row_bytes + (size_t)b * block_bytes;
+                                           (size_t)(REPACK_GROUP_ROWS * g + r) * row_bytes + (size_t)b * block_bytes;
                 (q4 ? put_q4_k_row : put_q6_k_row)(src, r, group);
             }
 }
@@ -227,9 +227,9 @@ SPECIALISED void tile_dots(TensorType type, const unsigned char *w, int blocks, 
     }
     UNROLLED
     for (int t = 0; t < n; t++) {
-        float rows[K_GROUP_ROWS];
+        float rows[REPACK_GROUP_ROWS];
         _mm512_storeu_ps(rows, acc[t]);
-        for (int r = 0; r < K_GROUP_ROWS; r++) out[r * out_stride + t] = rows[r];
+        for (int r = 0; r < REPACK_GROUP_ROWS; r++) out[r * out_stride + t] = rows[r];
     }
 }
 
@@ -260,8 +260,8 @@ void k_interleaved_dots(const Matrix *m, int group, const unsigned char *xq, siz
 void k_interleaved_dots(const Matrix *m, int group, const unsigned char *xq, size_t xq_stride,
                         int n_tokens, float *out) {
     size_t row_bytes = tensor_bytes(m->type, 1, m->cols);
-    const unsigned char *row = (const unsigned char *)m->data + (size_t)group * K_GROUP_ROWS * row_bytes;
-    for (int r = 0; r < K_GROUP_ROWS; r++, row += row_bytes, out += n_tokens)
+    const unsigned char *row = (const unsigned char *)m->data + (size_t)group * REPACK_GROUP_ROWS * row_bytes;
+    for (int r = 0; r < REPACK_GROUP_ROWS; r++, row += row_bytes, out += n_tokens)
         dots_k_q8_k(m->type, row, xq, xq_stride, n_tokens, m->cols, out);
 }
 #endif

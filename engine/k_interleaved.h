@@ -8,8 +8,7 @@
 #include <stddef.h>
 
 #include "../models/model.h"
-
-enum { K_GROUP_ROWS = 16 };
+#include "repack.h" /* REPACK_GROUP_ROWS */
 
 /* Bytes of m repacked, or 0 when it is not repacked: not Q4_K / Q6_K, rows not a multiple
  * of 16, or no kernel in this build. */

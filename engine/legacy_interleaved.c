@@ -27,9 +27,9 @@ static size_t group_bytes(TensorType type) { return (type == TENSOR_Q4_0 ? Q4_0_
 
 size_t legacy_interleaved_bytes(const Matrix *m) {
 #ifdef INTERLEAVED_KERNELS
-    if ((m->type == TENSOR_Q4_0 || m->type == TENSOR_Q8_0) && m->rows % LEGACY_GROUP_ROWS == 0 &&
+    if ((m->type == TENSOR_Q4_0 || m->type == TENSOR_Q8_0) && m->rows % REPACK_GROUP_ROWS == 0 &&
         m->cols % QK_BLOCK == 0)
-        return (size_t)(m->rows / LEGACY_GROUP_ROWS) * (size_t)(m->cols / QK_BLOCK) * group_bytes(m->type);
+        return (size_t)(m->rows / REPACK_GROUP_ROWS) * (size_t)(m->cols / QK_BLOCK) * group_bytes(m->type);
 #else
     (void)m;
 #endif
@@ -52,10 +52,10 @@ void legacy_interleave(const Matrix *m, void *out) {
     int blocks = m->cols / QK_BLOCK;
     size_t block_bytes = m->type == TENSOR_Q4_0 ? Q4_0_BYTES : Q8_0_BYTES, row_bytes = (size_t)blocks * block_bytes;
     unsigned char *group = out;
-    for (int g = 0; g < m->rows / LEGACY_GROUP_ROWS; g++)
+    for (int g = 0; g < m->rows / REPACK_GROUP_ROWS; g++)
         for (int b = 0; b < blocks; b++, group += group_bytes(m->type))
-            for (int r = 0; r < LEGACY_GROUP_ROWS; r++)
-                put_row(m->type, (const unsigned char *)m->data + (size_t)(LEGACY_GROUP_ROWS * g + r) * row_bytes +
+            for (int r = 0; r < REPACK_GROUP_ROWS; r++)
+                put_row(m->type, (const unsigned char *)m->data + (size_t)(REPACK_GROUP_ROWS * g + r) * row_bytes +
                                      (size_t)b * block_bytes, r, group);
 }
 
@@ -128,7 +128,7 @@ void legacy_interleaved_rows(const Matrix *m, const QuantizedActivations *qa, in
     int blocks = m->cols / QK_BLOCK;
     for (int g = group_begin; g < group_end; g++) {
         const unsigned char *w = (const unsigned char *)m->interleaved + (size_t)g * blocks * group_bytes(m->type);
-        float *rows = y + (size_t)g * LEGACY_GROUP_ROWS;
+        float *rows = y + (size_t)g * REPACK_GROUP_ROWS;
         if (m->type == TENSOR_Q4_0) group_rows(TENSOR_Q4_0, w, blocks, qa, rows, y_stride, accumulate);
         else group_rows(TENSOR_Q8_0, w, blocks, qa, rows, y_stride, accumulate);
     }
@@ -138,6 +138,6 @@ void legacy_interleaved_rows(const Matrix *m, const QuantizedActivations *qa, in
  * qgemm's own path. */
 void legacy_interleaved_rows(const Matrix *m, const QuantizedActivations *qa, int group_begin,
                              int group_end, float *y, size_t y_stride, int accumulate) {
-    qgemm_rows(m, qa, group_begin * LEGACY_GROUP_ROWS, group_end * LEGACY_GROUP_ROWS, y, y_stride, accumulate);
+    qgemm_rows(m, qa, group_begin * REPACK_GROUP_ROWS, group_end * REPACK_GROUP_ROWS, y, y_stride, accumulate);
 }
 #endif

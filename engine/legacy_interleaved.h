@@ -9,8 +9,7 @@
 
 #include "../models/model.h"
 #include "qgemm.h"
-
-enum { LEGACY_GROUP_ROWS = 16 };
+#include "repack.h" /* REPACK_GROUP_ROWS */
 
 /* Bytes of m repacked, or 0 when it is not: not Q4_0 / Q8_0, rows not a multiple of 16, or
  * no kernel in this build. */

@@ -13,6 +13,7 @@
 #include "weight_rows.h"
 #include "bf16_gemm.h"
 #include "legacy_interleaved.h"
+#include "repack.h"
 #include "qgemm.h"
 #include "quant.h"
 
@@ -100,10 +101,11 @@ static void quantise_partner(void *ctx, int begin, int end, int thread) {
                              job->partner + (size_t)t * bytes);
 }
 
-enum { ROW_RUN = 16 }; /* also K_GROUP_ROWS: the pool hands out whole runs */
+/* Rows a partner job takes at a time: a group of repacked rows, so the pool hands out whole
+ * groups. */
+enum { ROW_RUN = REPACK_GROUP_ROWS };
 
 /* ... and every row's integer dot products with them, ROW_RUN rows at a time. */
-
 static void partner_dots(void *ctx, int begin, int end, int thread) {
     (void)thread;
     const RowJob *job = ctx;
@@ -151,10 +153,10 @@ static void row_dots(void *ctx, int begin, int end, int thread) {
 
 /* Rows per unit of the pool's work for Q8_0 / Q4_0 weights: qgemm's tiles, or the groups of
  * rows repacked at load. */
-static int integer_row_unit(const Matrix *w) { return w->interleaved ? LEGACY_GROUP_ROWS : QGEMM_ROW_UNIT; }
+static int integer_row_unit(const Matrix *w) { return w->interleaved ? REPACK_GROUP_ROWS : QGEMM_ROW_UNIT; }
 
 /* Quantised weights: tiles of rows against every token of the block (qgemm.c), or groups of
- * interleaved rows (q4_0_interleaved.c). */
+ * interleaved rows (legacy_interleaved.c). */
 static void row_tiles_q8(void *ctx, int begin, int end, int thread) {
     (void)thread;
     const RowJob *job = ctx;

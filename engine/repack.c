@@ -8,42 +8,32 @@
 #include "k_interleaved.h"
 #include "legacy_interleaved.h"
 
-enum { MATRICES_PER_LAYER = 7, ALIGN = 64 };
-
-/* The matrices a forward pass multiplies by (the embedding table is only looked up, so a
- * tied classifier is its own Matrix over the same data), at most n of them, into out. */
-static int multiplied_matrices(Model *m, Matrix **out, int n) {
-    int count = 0;
-    for (int l = 0; l < m->config.n_layers; l++) {
-        LayerWeights *w = &m->weights.layers[l];
-        Matrix *layer[MATRICES_PER_LAYER] = {&w->wq, &w->wk, &w->wv, &w->wo, &w->w1, &w->w2, &w->w3};
-        for (int i = 0; i < MATRICES_PER_LAYER && count < n; i++) out[count++] = layer[i];
-    }
-    if (count < n) out[count++] = &m->weights.classifier;
-    return count;
-}
+enum { ALIGN = 64 };
 
 static size_t aligned(size_t bytes) { return (bytes + ALIGN - 1) / ALIGN * ALIGN; }
 
-/* Walks the matrices: their total copy size, and with `buffer`, the copies themselves. */
-static size_t walk(Model *m, unsigned char *buffer) {
-    int n = m->config.n_layers * MATRICES_PER_LAYER + 1;
-    Matrix **all = malloc((size_t)n * sizeof *all);
-    if (!all) return 0;
-    size_t total = 0;
-    n = multiplied_matrices(m, all, n);
-    for (int i = 0; i < n; i++) {
-        size_t k_bytes = k_interleaved_bytes(all[i]), legacy_bytes = legacy_interleaved_bytes(all[i]);
-        size_t bytes = k_bytes + legacy_bytes; /* at most one of them */
-        if (bytes == 0) continue;
-        if (buffer) {
-            (k_bytes ? k_interleave : legacy_interleave)(all[i], buffer + total);
-            all[i]->interleaved = buffer + total;
-        }
-        total += aligned(bytes);
+/* One matrix: the bytes of its copy, and with `buffer`, the copy itself at buffer + at. */
+static size_t repack_matrix(Matrix *w, unsigned char *buffer, size_t at) {
+    size_t k_bytes = k_interleaved_bytes(w), legacy_bytes = legacy_interleaved_bytes(w);
+    size_t bytes = k_bytes + legacy_bytes; /* at most one of them */
+    if (bytes && buffer) {
+        (k_bytes ? k_interleave : legacy_interleave)(w, buffer + at);
+        w->interleaved = buffer + at;
     }
-    free(all);
-    return total;
+    return aligned(bytes);
+}
+
+/* The matrices a forward pass multiplies by (the embedding table is only looked up, so a tied
+ * classifier is its own Matrix over the same data): their total copy size, and with `buffer`,
+ * the copies themselves. */
+static size_t walk(Model *m, unsigned char *buffer) {
+    size_t total = 0;
+    for (int l = 0; l < m->config.n_layers; l++) {
+        LayerWeights *w = &m->weights.layers[l];
+        Matrix *layer[] = {&w->wq, &w->wk, &w->wv, &w->wo, &w->w1, &w->w2, &w->w3};
+        for (size_t i = 0; i < sizeof layer / sizeof *layer; i++) total += repack_matrix(layer[i], buffer, total);
+    }
+    return total + repack_matrix(&m->weights.classifier, buffer, total);
 }
 
 size_t repack_plan_bytes(const Model *m) {

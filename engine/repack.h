@@ -10,6 +10,9 @@
 
 #include "../models/model.h"
 
+/* Rows per group of every repacked layout: the pool hands out whole groups. */
+enum { REPACK_GROUP_ROWS = 16 };
+
 /* Bytes the copies of m's matrices take (0: nothing to repack in this build). */
 size_t repack_plan_bytes(const Model *m);
 /* Makes the copies (one buffer, m->repacked) and points each matrix's `interleaved` at its

@@ -113,9 +113,9 @@ void matrix_rows_dots_quantised(const Matrix *m, int row_begin, int row_end,
                                 const unsigned char *xq, int n_tokens, float *out) {
     size_t stride = quantised_activation_bytes(m->type, m->cols);
     /* whole groups of interleaved rows take their kernel (the rest: the file's rows) */
-    for (; m->interleaved && row_begin % K_GROUP_ROWS == 0 && row_end - row_begin >= K_GROUP_ROWS;
-         row_begin += K_GROUP_ROWS, out += (size_t)K_GROUP_ROWS * n_tokens)
-        k_interleaved_dots(m, row_begin / K_GROUP_ROWS, xq, stride, n_tokens, out);
+    for (; m->interleaved && row_begin % REPACK_GROUP_ROWS == 0 && row_end - row_begin >= REPACK_GROUP_ROWS;
+         row_begin += REPACK_GROUP_ROWS, out += (size_t)REPACK_GROUP_ROWS * n_tokens)
+        k_interleaved_dots(m, row_begin / REPACK_GROUP_ROWS, xq, stride, n_tokens, out);
     const unsigned char *p = row_pointer(m, row_begin);
     size_t row_bytes = tensor_bytes(m->type, 1, m->cols);
     for (int r = row_begin; r < row_end; r++, p += row_bytes, out += n_tokens)
