@@ -377,7 +377,8 @@ const char *matmul_kernels(void) { return qgemm_has_tiles() ? "avx512-vnni" : RO
 const char *matmul_kernels_description(void) {
     if (qgemm_has_tiles())
         return "Q8_0/Q4_0 (and Q5_0 prefill) x Q8_0 activations as AVX-512 VNNI integer tiles "
-               "for every block; "
+               "for every block, over rows repacked 16 at a time (and Q4_K/Q6_K x Q8_K) unless "
+               "--no-repack; "
                "F32/F16 " ROW_KERNELS " row kernels below 4 tokens, OpenBLAS sgemm from 4";
     return "Q8_0/Q4_0 x Q8_0 activations in " ROW_KERNELS " row kernels below 16/32 tokens, "
            "then sgemm over dequantised tiles; F32/F16 row kernels below 4 tokens, sgemm from 4";
