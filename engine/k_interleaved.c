@@ -36,7 +36,6 @@ enum {
     Q8_K_QS = 4, Q8_K_BSUMS = 4 + QK_K /* offsets in a Q8_K block: after d; after the codes */
 };
 
-
 static size_t group_bytes(TensorType type) {
     return type == TENSOR_Q4_K ? K4_GROUP_BYTES : type == TENSOR_Q6_K ? K6_GROUP_BYTES : 0;
 }

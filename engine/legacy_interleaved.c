@@ -24,7 +24,6 @@ enum { Q4_0_BYTES = 18, Q8_0_BYTES = 34, Q4_0_DS = 256, Q8_0_DS = 512 };
 
 static size_t group_bytes(TensorType type) { return (type == TENSOR_Q4_0 ? Q4_0_DS : Q8_0_DS) + 32; }
 
-
 size_t legacy_interleaved_bytes(const Matrix *m) {
 #ifdef INTERLEAVED_KERNELS
     if ((m->type == TENSOR_Q4_0 || m->type == TENSOR_Q8_0) && m->rows % REPACK_GROUP_ROWS == 0 &&
