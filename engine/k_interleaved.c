@@ -113,7 +113,6 @@ void k_interleave(const Matrix *m, void *out) {
 }
 
 #ifdef INTERLEAVED_KERNELS
-#define UNROLLED _Pragma("GCC unroll 16") /* the token arrays then live in registers */
 SPECIALISED int16_t activation_sum16(const unsigned char *x, int i) { /* Q8_K's bsums[i] */
     int16_t b;
     memcpy(&b, x + Q8_K_BSUMS + 2 * i, 2);

@@ -69,6 +69,7 @@ SPECIALISED void block_sums(TensorType type, const unsigned char *w, const unsig
             __m512i packed = _mm512_loadu_si512((const void *)(w + 64 * c));
             _mm_prefetch((const char *)(w + PREFETCH_AHEAD + 64 * c), _MM_HINT_T0);
             __m512i lo = _mm512_and_si512(packed, low), hi = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low);
+            UNROLLED
             for (int t = 0; t < n; t++) {
                 s[t] = _mm512_dpbusd_epi32(s[t], lo, broadcast_4_bytes(q[t] + 4 * c));
                 s[t] = _mm512_dpbusd_epi32(s[t], hi, broadcast_4_bytes(q[t] + 16 + 4 * c));
@@ -78,6 +79,7 @@ SPECIALISED void block_sums(TensorType type, const unsigned char *w, const unsig
         for (int c = 0; c < 8; c++) {
             __m512i unit = _mm512_loadu_si512((const void *)(w + 64 * c));
             _mm_prefetch((const char *)(w + PREFETCH_AHEAD + 64 * c), _MM_HINT_T0);
+            UNROLLED
             for (int t = 0; t < n; t++) s[t] = _mm512_dpbusd_epi32(s[t], unit, broadcast_4_bytes(q[t] + 4 * c));
         }
 }
@@ -87,21 +89,25 @@ SPECIALISED void tile_rows(TensorType type, const unsigned char *w, int blocks, 
                            int t0, int n, float *y, size_t y_stride, int accumulate) {
     size_t x_row = (size_t)blocks * Q8_0_BYTES, ds = type == TENSOR_Q4_0 ? Q4_0_DS : Q8_0_DS;
     __m512 acc[TOKEN_TILE];
+    UNROLLED
     for (int t = 0; t < n; t++) acc[t] = _mm512_setzero_ps();
     for (int b = 0; b < blocks; b++, w += group_bytes(type)) {
         __m512i s[TOKEN_TILE];
         const unsigned char *q[TOKEN_TILE];
+        UNROLLED
         for (int t = 0; t < n; t++) {
             s[t] = _mm512_set1_epi32(qa->offsets[(size_t)(t0 + t) * blocks + b]);
             q[t] = qa->blocks + (size_t)(t0 + t) * x_row + (size_t)b * Q8_0_BYTES + 2;
         }
         block_sums(type, w, q, n, s);
         __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + ds)));
+        UNROLLED
         for (int t = 0; t < n; t++) {
             __m512 scale = _mm512_mul_ps(d, _mm512_set1_ps(qa->sums[(size_t)(t0 + t) * 2 * blocks + 2 * b]));
             acc[t] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(s[t]), acc[t]);
         }
     }
+    UNROLLED
     for (int t = 0; t < n; t++) {
         float *out = y + (size_t)(t0 + t) * y_stride;
         _mm512_storeu_ps(out, accumulate ? _mm512_add_ps(_mm512_loadu_ps(out), acc[t]) : acc[t]);
