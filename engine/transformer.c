@@ -344,14 +344,14 @@ static int check_layer(const Transformer *t, int layer, int n, int pos, char *er
                 layer, pos + bad / t->config.dim);
 }
 
-const float *transformer_forward(Transformer *t, const int *tokens, int n, int pos,
-                                 int all_logits, char *err, size_t err_size) {
+const float *transformer_forward_from(Transformer *t, const int *tokens, int n, int pos,
+                                      int first, char *err, size_t err_size) {
     const Config *c = &t->config;
     if (n < 1 || n > t->options.max_batch || pos < 0 || pos + n > t->options.context ||
-        pos > t->cache.n_cached) {
-        fail(err, err_size, "forward of %d tokens at position %d does not fit (context %d, "
-             "batch %d, %d cached)", n, pos, t->options.context, t->options.max_batch,
-             t->cache.n_cached);
+        pos > t->cache.n_cached || first < 0 || first >= n) {
+        fail(err, err_size, "forward of %d tokens at position %d, logits from token %d, does not "
+             "fit (context %d, batch %d, %d cached)", n, pos, first, t->options.context,
+             t->options.max_batch, t->cache.n_cached);
         return NULL;
     }
     for (int i = 0; i < n; i++)
@@ -369,7 +369,7 @@ const float *transformer_forward(Transformer *t, const int *tokens, int n, int p
         ffn_layer(t, w, n);
         if (check_layer(t, l, n, pos, err, err_size) != 0) return NULL;
     }
-    int first = all_logits ? 0 : n - 1, rows = all_logits ? n : 1;
+    int rows = n - first;
     float *xf = t->act.xb + (size_t)first * c->dim;
     for (int i = 0; i < rows; i++)
         rmsnorm(xf + (size_t)i * c->dim, t->act.x + (size_t)(first + i) * c->dim,
@@ -382,6 +382,11 @@ const float *transformer_forward(Transformer *t, const int *tokens, int n, int p
         return NULL;
     }
     return t->act.logits;
+}
+
+const float *transformer_forward(Transformer *t, const int *tokens, int n, int pos,
+                                 int all_logits, char *err, size_t err_size) {
+    return transformer_forward_from(t, tokens, n, pos, all_logits ? 0 : n - 1, err, err_size);
 }
 
 /* Rotates the cached keys of positions first..n_cached-1 back by delta positions:

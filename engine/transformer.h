@@ -65,6 +65,11 @@ size_t transformer_allocated_bytes(const Transformer *t);
  * Returns NULL with a message in err on failure (bad arguments, NaN/Inf). */
 const float *transformer_forward(Transformer *t, const int *tokens, int n, int pos,
                                  int all_logits, char *err, size_t err_size);
+/* The same, with the logits of tokens first..n-1 only (0 <= first < n), row 0 being token
+ * first's: the classifier, most of a small model's work when its vocabulary is large, then
+ * runs on the rows a caller scores and no others (perplexity's second half of a chunk). */
+const float *transformer_forward_from(Transformer *t, const int *tokens, int n, int pos,
+                                      int first, char *err, size_t err_size);
 
 /* Appends tokens to the cached sequence, applying the overflow policy when the cache is
  * full; n <= max_batch (and, when streaming, n <= context - keep). Returns logits as
