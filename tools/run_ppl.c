@@ -265,8 +265,8 @@ static int score_sequence(Transformer *t, const int *tokens, const Plan *p, int 
         int n = p->ctx - 1 - start < p->max_batch ? p->ctx - 1 - start : p->max_batch;
         int wanted = start + n - 1 >= first;
         /* the batch's first scored token, whose logits are row 0 (the last token's when none
-           is scored: the forward needs one row) */
-        int from = p->streaming || first <= start ? 0 : wanted ? first - start : n - 1;
+           is scored: the forward needs one row); streaming scores from 0 */
+        int from = first <= start ? 0 : wanted ? first - start : n - 1;
         const float *logits =
             p->streaming ? transformer_append(t, tokens + start, n, 1, engine_err, sizeof engine_err)
                          : transformer_forward_from(t, tokens + start, n, start, from, engine_err,
@@ -277,7 +277,6 @@ static int score_sequence(Transformer *t, const int *tokens, const Plan *p, int 
         for (int i = from; wanted && i < n; i++) {
             int pos = start + i;
             double nll;
-            if (pos < first) continue;
             if (negative_log_softmax(logits + (size_t)(i - from) * p->vocab, p->vocab, tokens[pos + 1],
                                      &nll) < 0)
                 return fail(err, err_size, "NaN or Inf in the logits of chunk %d at position "
